@@ -1,0 +1,99 @@
+"""The one audio I/O entry point: load, check, resample and save mono 16 kHz waveforms.
+
+Reading uses soundfile (WAV/FLAC without ffmpeg); resampling uses scipy's polyphase filter.
+Every failure names the file and says what to do.
+"""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from asrlab.errors import AudioError
+
+SAMPLE_RATE = 16_000
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a ``(samples,)`` float waveform from ``orig_sr`` to ``target_sr`` Hz."""
+    if orig_sr == target_sr:
+        return wave
+    ratio = Fraction(target_sr, orig_sr).limit_denominator(1000)
+    return resample_poly(wave, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    multichannel: Literal["error", "mix"] = "error",
+) -> np.ndarray:
+    """Read an audio file as a mono float32 waveform at ``sample_rate``.
+
+    Args:
+        path: a file soundfile can read (WAV, FLAC, OGG).
+        sample_rate: the rate to return; other rates are resampled.
+        multichannel: ``"error"`` rejects files with more than one channel, ``"mix"`` averages
+            the channels.
+
+    Returns:
+        ``(samples,)`` float32 array in [-1, 1].
+
+    Raises:
+        AudioError: the file is missing, unreadable or truncated, holds no samples, has several
+            channels (with ``multichannel="error"``), or holds NaN/inf samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(
+            f"audio file not found: {path}. Check the 'audio' field of the manifest (it is "
+            "relative to the manifest's folder) or rebuild the corpus with `asrlab corpus build`."
+        )
+    try:
+        wave, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ValueError...
+        raise AudioError(
+            f"cannot read audio file {path}: {exc}. The file is corrupt, truncated or not audio; "
+            "delete it and rebuild it, or remove its line from the manifest."
+        ) from exc
+    if wave.shape[0] == 0:
+        raise AudioError(f"audio file {path} holds no samples: remove it from the manifest.")
+    if wave.shape[1] > 1:
+        if multichannel == "error":
+            raise AudioError(
+                f"audio file {path} has {wave.shape[1]} channels; asrlab expects mono. Convert it "
+                "(e.g. `sox in.wav -c 1 out.wav`) or load with multichannel='mix'."
+            )
+        wave = wave.mean(axis=1, keepdims=True)
+    wave = wave[:, 0]
+    if not np.isfinite(wave).all():
+        bad = int((~np.isfinite(wave)).sum())
+        raise AudioError(f"audio file {path} holds {bad} NaN/inf samples: regenerate or re-encode it.")
+    return resample(wave, file_sr, sample_rate)
+
+
+def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Write a ``(samples,)`` float waveform as 16-bit PCM WAV, atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"save_audio expects a (samples,) waveform, got shape {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"refusing to write {path}: the waveform holds NaN/inf samples")
+    tmp = path.with_name(path.name + ".tmp")
+    sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Duration in seconds from the file header (no decoding)."""
+    try:
+        return float(sf.info(str(path)).duration)
+    except Exception as exc:
+        raise AudioError(f"cannot read the header of {path}: {exc}") from exc

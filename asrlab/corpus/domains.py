@@ -1,0 +1,191 @@
+"""Every domain of the offline corpus, declared in one place.
+
+A domain is a text style, a pool of voices for its labelled/unlabelled training splits, a
+disjoint pool for its dev/test splits (where the domain allows), an optional acoustic shift,
+and split sizes in minutes of audio. The source domain is clean speech from many voices and
+three synthesisers; the target domains shift accent, noise, room, channel, text, or are real.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import numpy as np
+
+from asrlab.corpus.espeak import EspeakVoice
+from asrlab.corpus.flite import FliteVoiceSpec
+from asrlab.corpus.piper import PiperVoiceSpec
+
+VoiceSpec = Union[EspeakVoice, PiperVoiceSpec, FliteVoiceSpec]
+SPLITS = ("train", "unlabelled", "dev", "test")
+#: The order splits are built in: held-out splits first so training texts can avoid them.
+BUILD_ORDER = ("test", "dev", "unlabelled", "train")
+SizeName = Literal["smoke", "full"]
+
+
+@dataclass(frozen=True)
+class SplitMinutes:
+    """Minutes of audio per split."""
+
+    train: float
+    unlabelled: float
+    dev: float
+    test: float
+
+    def __getitem__(self, split: str) -> float:
+        return float(getattr(self, split))
+
+
+@dataclass(frozen=True)
+class VoicePool:
+    """Voices to draw from, with the share of utterances each engine gets.
+
+    Attributes:
+        accents: espeak-ng accents.
+        variants: espeak-ng voice variants; a speaker is one (accent, variant) pair.
+        rate: espeak words per minute, drawn uniformly per utterance.
+        pitch: espeak base pitch, drawn uniformly per utterance.
+        piper: Piper voices and their share of utterances (if piper-tts is installed).
+        flite: flite voices and their share of utterances (if the flite binary is installed).
+    """
+
+    accents: tuple[str, ...]
+    variants: tuple[str, ...]
+    rate: tuple[int, int] = (140, 200)
+    pitch: tuple[int, int] = (30, 70)
+    piper: tuple[str, ...] = ()
+    piper_share: float = 0.0
+    flite: tuple[str, ...] = ()
+    flite_share: float = 0.0
+
+    def speakers(self, *, piper_ok: bool, flite_ok: bool) -> list[str]:
+        """Speaker labels this pool can produce with the engines available."""
+        out = [EspeakVoice(a, v).speaker_id for a in self.accents for v in self.variants]
+        out += [PiperVoiceSpec(v).speaker_id for v in self.piper] if piper_ok else []
+        out += [FliteVoiceSpec(v).speaker_id for v in self.flite] if flite_ok else []
+        return out
+
+    def draw(self, rng: np.random.Generator, *, piper_ok: bool, flite_ok: bool) -> VoiceSpec:
+        """Draw one voice; the shares of missing engines fall back to espeak-ng."""
+        u = rng.random()
+        piper_share = self.piper_share if (piper_ok and self.piper) else 0.0
+        flite_share = self.flite_share if (flite_ok and self.flite) else 0.0
+        if u < piper_share:
+            return PiperVoiceSpec(str(rng.choice(self.piper)), length_scale=round(float(rng.uniform(0.85, 1.15)), 2))
+        if u < piper_share + flite_share:
+            return FliteVoiceSpec(str(rng.choice(self.flite)), duration_stretch=round(float(rng.uniform(0.85, 1.15)), 2))
+        return EspeakVoice(
+            accent=str(rng.choice(self.accents)),
+            variant=str(rng.choice(self.variants)),
+            rate=int(rng.integers(self.rate[0], self.rate[1] + 1)),
+            pitch=int(rng.integers(self.pitch[0], self.pitch[1] + 1)),
+            pitch_range=int(rng.integers(30, 80)),
+        )
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """One domain of the corpus.
+
+    Attributes:
+        name: folder name and manifest ``domain`` value.
+        description: one line for tables and notebooks.
+        source: ``"synthetic"`` (built from voices) or ``"asterisk"`` (real recordings).
+        text_style: a style of :mod:`asrlab.corpus.textgen`.
+        train_voices: voices of the train and unlabelled splits.
+        eval_voices: voices of the dev and test splits (disjoint from ``train_voices``).
+        shift: acoustic shift, as ``{"kind": ..., **settings}`` (see :func:`build_shift`), or None.
+        sizes: minutes per split for each corpus size.
+    """
+
+    name: str
+    description: str
+    source: Literal["synthetic", "asterisk"] = "synthetic"
+    text_style: str = "read"
+    train_voices: VoicePool | None = None
+    eval_voices: VoicePool | None = None
+    shift: dict[str, Any] | None = field(default=None, hash=False)
+    sizes: dict[str, SplitMinutes] = field(default_factory=dict, hash=False)
+
+    def pool(self, split: str) -> VoicePool:
+        """The voice pool of ``split``."""
+        pool = self.train_voices if split in ("train", "unlabelled") else self.eval_voices
+        if pool is None:
+            raise ValueError(f"domain {self.name!r} has no synthetic voices")
+        return pool
+
+
+# Voices of the source domain. Train and test speakers are disjoint: different espeak variants,
+# and for flite different recorded speakers; Piper (one voice) is used in training only.
+SOURCE_ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-us-nyc")
+_SOURCE_TRAIN = VoicePool(
+    accents=SOURCE_ACCENTS, variants=("m1", "m2", "m3", "m4", "f1", "f2", "f3", "klatt"),
+    piper=("joe",), piper_share=0.04, flite=("kal", "awb", "rms"), flite_share=0.10,
+)
+_SOURCE_EVAL = VoicePool(
+    accents=SOURCE_ACCENTS, variants=("m5", "m6", "m7", "f4", "f5", "klatt2"),
+    flite=("slt",), flite_share=0.10,
+)
+# Accents never heard in the source domain.
+TARGET_ACCENTS = ("en-gb-scotland", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+_ACCENT_TRAIN = VoicePool(accents=TARGET_ACCENTS, variants=("m1", "m2", "m3", "f1", "f2", "klatt"))
+_ACCENT_EVAL = VoicePool(accents=TARGET_ACCENTS, variants=("m5", "m6", "f4", "f5", "klatt2"))
+
+_SOURCE_SIZES = {
+    "smoke": SplitMinutes(train=3.0, unlabelled=0.5, dev=0.5, test=0.5),
+    "full": SplitMinutes(train=330.0, unlabelled=30.0, dev=10.0, test=10.0),
+}
+_TARGET_SIZES = {
+    "smoke": SplitMinutes(train=1.0, unlabelled=0.5, dev=0.5, test=0.5),
+    "full": SplitMinutes(train=30.0, unlabelled=30.0, dev=5.0, test=10.0),
+}
+# The real recordings hold about 25 minutes: full takes fractions of what exists.
+_REAL_SIZES = {
+    "smoke": SplitMinutes(train=1.0, unlabelled=0.5, dev=0.5, test=0.5),
+    "full": SplitMinutes(train=11.0, unlabelled=5.0, dev=3.0, test=6.0),
+}
+
+DOMAINS: dict[str, DomainSpec] = {
+    spec.name: spec
+    for spec in (
+        DomainSpec(
+            "source", "clean read speech, 4 accents, many voices, 3 synthesisers",
+            text_style="read", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL, sizes=_SOURCE_SIZES,
+        ),
+        DomainSpec(
+            "accent", "unseen accents: Scottish, Caribbean, Lancastrian, West Midlands",
+            text_style="read", train_voices=_ACCENT_TRAIN, eval_voices=_ACCENT_EVAL, sizes=_TARGET_SIZES,
+        ),
+        DomainSpec(
+            "noisy", "source voices in babble and pink noise at 0-15 dB SNR",
+            text_style="read", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL,
+            shift={"kind": "noise", "snr_db": (0.0, 15.0)}, sizes=_TARGET_SIZES,
+        ),
+        DomainSpec(
+            "reverb", "source voices in reverberant rooms (RT60 0.4-1.0 s)",
+            text_style="read", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL,
+            shift={"kind": "reverb", "rt60": (0.4, 1.0)}, sizes=_TARGET_SIZES,
+        ),
+        DomainSpec(
+            "telephone", "source voices through a telephone channel, phone-menu text",
+            text_style="service", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL,
+            shift={"kind": "telephone"}, sizes=_TARGET_SIZES,
+        ),
+        DomainSpec(
+            "commands", "source voices reading voice-assistant commands (a text shift)",
+            text_style="command", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL, sizes=_TARGET_SIZES,
+        ),
+        DomainSpec(
+            "real_telephone", "real recorded telephone prompts, one US speaker (Asterisk, CC-BY-SA-3.0)",
+            source="asterisk", text_style="service", sizes=_REAL_SIZES,
+        ),
+    )
+}
+TARGET_DOMAINS = tuple(name for name in DOMAINS if name != "source")
+
+
+def get_domain(name: str) -> DomainSpec:
+    """The domain called ``name``; ValueError listing the known names otherwise."""
+    if name not in DOMAINS:
+        raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
+    return DOMAINS[name]

@@ -1,0 +1,148 @@
+"""In-process espeak-ng synthesis through its C API (the library bundled by ``espeakng-loader``).
+
+One :class:`EspeakSynthesizer` per process: espeak-ng keeps global state, so it is neither
+thread-safe nor re-entrant. The corpus builder gives each worker process its own instance.
+"""
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+from asrlab.audio import SAMPLE_RATE, resample
+from asrlab.errors import MissingDependencyError
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE, _PARAM_WORDGAP = 1, 2, 3, 4, 7
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+
+#: The English accents that espeak-ng ships, by voice name.
+ESPEAK_ACCENTS = (
+    "en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
+)
+#: espeak-ng's own name where it differs from the accent label (variants attach to "en", not "en-gb").
+_ESPEAK_NAME = {"en-gb": "en"}
+#: Voice variants that combine with every accent above (checked by the tests).
+ESPEAK_VARIANTS = (
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7",
+    "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "whisper", "croak",
+)
+
+
+@dataclass(frozen=True)
+class EspeakVoice:
+    """An espeak-ng voice: accent, variant and prosody.
+
+    Attributes:
+        accent: a voice name from :data:`ESPEAK_ACCENTS`.
+        variant: a variant name (``"f3"``) or ``""`` for the accent's default.
+        rate: words per minute (espeak accepts 80-450).
+        pitch: base pitch 0-99.
+        pitch_range: pitch variation 0-99 (0 is monotone).
+    """
+
+    accent: str
+    variant: str = ""
+    rate: int = 170
+    pitch: int = 50
+    pitch_range: int = 50
+
+    @property
+    def name(self) -> str:
+        """The voice name espeak understands, e.g. ``en-us+f3``."""
+        base = _ESPEAK_NAME.get(self.accent, self.accent)
+        return f"{base}+{self.variant}" if self.variant else base
+
+    @property
+    def speaker_id(self) -> str:
+        """A speaker label: engine, accent and variant (rate and pitch vary within a speaker)."""
+        variant = f"+{self.variant}" if self.variant else ""
+        return f"espeak:{self.accent}{variant}"
+
+
+class EspeakSynthesizer:
+    """Synthesises text to 16 kHz float32 waveforms with espeak-ng, in this process.
+
+    Raises:
+        MissingDependencyError: ``espeakng-loader`` is not installed.
+    """
+
+    def __init__(self) -> None:
+        try:
+            import espeakng_loader
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "espeak-ng synthesis needs the PyPI package espeakng-loader: pip install espeakng-loader"
+            ) from exc
+        self._lib = ctypes.cdll.LoadLibrary(espeakng_loader.get_library_path())
+        data_path = espeakng_loader.get_data_path().encode()
+        lib = self._lib
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]
+        self.native_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
+        if self.native_rate <= 0:
+            raise MissingDependencyError(f"espeak-ng failed to initialise with data at {data_path!r}")
+        self._chunks: list[np.ndarray] = []
+
+        def collect(wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
+            if count > 0:
+                self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            return 0
+
+        self._callback = _SYNTH_CALLBACK(collect)  # keep a reference: C holds a raw pointer
+        lib.espeak_SetSynthCallback(self._callback)
+        self._voice: EspeakVoice | None = None
+
+    def _set_voice(self, voice: EspeakVoice) -> None:
+        if voice == self._voice:
+            return
+        if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
+            raise ValueError(
+                f"espeak-ng has no voice {voice.name!r}; accents: {ESPEAK_ACCENTS}, "
+                f"variants: {ESPEAK_VARIANTS}"
+            )
+        for param, value in ((_PARAM_RATE, voice.rate), (_PARAM_PITCH, voice.pitch),
+                             (_PARAM_RANGE, voice.pitch_range), (_PARAM_VOLUME, 100)):
+            self._lib.espeak_SetParameter(param, int(value), 0)
+        self._voice = voice
+
+    def synthesize(self, text: str, voice: EspeakVoice, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """Speak ``text`` with ``voice``.
+
+        Returns:
+            ``(samples,)`` float32 waveform at ``sample_rate``, leading/trailing silence trimmed
+            to at most 100 ms.
+        """
+        self._set_voice(voice)
+        self._chunks = []
+        data = text.encode("utf-8") + b"\0"
+        status = self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        if status != 0:
+            raise RuntimeError(f"espeak-ng failed (status {status}) on {text!r} with {voice.name}")
+        if not self._chunks:
+            raise RuntimeError(f"espeak-ng produced no audio for {text!r} with {voice.name}")
+        wave = np.concatenate(self._chunks).astype(np.float32) / 32768.0
+        wave = trim_silence(wave, self.native_rate)
+        return resample(wave, self.native_rate, sample_rate)
+
+
+def trim_silence(wave: np.ndarray, sample_rate: int, keep_s: float = 0.1, threshold: float = 1e-3) -> np.ndarray:
+    """Trim leading/trailing samples below ``threshold``, keeping ``keep_s`` seconds of margin."""
+    loud = np.flatnonzero(np.abs(wave) > threshold)
+    if loud.size == 0:
+        return wave
+    keep = int(keep_s * sample_rate)
+    return wave[max(0, loud[0] - keep): loud[-1] + keep + 1]

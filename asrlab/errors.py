@@ -1,0 +1,26 @@
+"""Exceptions that name the offending file and say what to do about it."""
+from __future__ import annotations
+
+
+class AsrlabError(Exception):
+    """Base class of asrlab's own errors."""
+
+
+class AudioError(AsrlabError, ValueError):
+    """An audio file is missing, unreadable, empty, or holds invalid samples."""
+
+
+class ManifestError(AsrlabError, ValueError):
+    """A manifest line is malformed or refers to unusable data."""
+
+
+class TranscriptError(AsrlabError, ValueError):
+    """A transcript is empty, holds characters outside the vocabulary, or is too long for CTC."""
+
+
+class CheckpointError(AsrlabError, ValueError):
+    """A checkpoint does not match the model it is loaded into, or is not an asrlab checkpoint."""
+
+
+class MissingDependencyError(AsrlabError, RuntimeError):
+    """An optional engine or data package is not installed."""

@@ -1,0 +1,129 @@
+"""Log-mel features, per-utterance normalisation, SpecAugment and an on-disk feature cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+
+from asrlab.audio import load_audio
+from asrlab.config import FeatureConfig, SpecAugmentConfig
+
+_LOG_FLOOR = 1e-6
+
+
+@lru_cache(maxsize=8)
+def _mel_transform(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram:
+    win = int(round(config.sample_rate * config.win_ms / 1000))
+    hop = int(round(config.sample_rate * config.hop_ms / 1000))
+    n_fft = 1 << (win - 1).bit_length()
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=config.sample_rate, n_fft=n_fft, win_length=win, hop_length=hop,
+        f_min=config.f_min, f_max=config.f_max, n_mels=config.n_mels, power=2.0, center=True,
+    )
+
+
+def num_frames(num_samples: int, config: FeatureConfig) -> int:
+    """Frames that :func:`log_mel` gives for ``num_samples`` samples (centred STFT)."""
+    hop = int(round(config.sample_rate * config.hop_ms / 1000))
+    return num_samples // hop + 1
+
+
+def log_mel(wave: np.ndarray | torch.Tensor, config: FeatureConfig = FeatureConfig()) -> torch.Tensor:
+    """Log-mel features of one ``(samples,)`` waveform.
+
+    Returns:
+        ``(T, F)`` float32 tensor, normalised per utterance if ``config.normalize == "utterance"``.
+    """
+    wave = torch.as_tensor(wave, dtype=torch.float32)
+    if wave.ndim != 1:
+        raise ValueError(f"log_mel expects a (samples,) waveform, got shape {tuple(wave.shape)}")
+    with torch.no_grad():
+        mel = _mel_transform(config)(wave)                      # (F, T)
+    feats = torch.log(mel + _LOG_FLOOR).T.contiguous()          # (T, F)
+    if config.normalize == "utterance":
+        feats = (feats - feats.mean(dim=0)) / (feats.std(dim=0) + 1e-5)
+    return feats
+
+
+class SpecAugment(torch.nn.Module):
+    """Frequency and time masking on a padded batch, within each utterance's length.
+
+    Masks are drawn from a ``torch.Generator`` so a seeded run is reproducible; masked values are
+    set to 0 (the mean of normalised features).
+    """
+
+    def __init__(self, config: SpecAugmentConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(B, T, F)`` features -> masked copy, same shape. Identity in eval mode."""
+        if not self.training:
+            return feats
+        cfg = self.config
+        b, t, f = feats.shape
+        keep = torch.ones_like(feats, dtype=torch.bool)
+        frame = torch.arange(t, device=feats.device)
+        freq = torch.arange(f, device=feats.device)
+        for _ in range(cfg.freq_masks):
+            width = torch.randint(0, cfg.freq_width + 1, (b,), generator=generator).to(feats.device)
+            start = (torch.rand(b, generator=generator).to(feats.device) * (f - width)).long()
+            masked = (freq[None, :] >= start[:, None]) & (freq[None, :] < (start + width)[:, None])
+            keep &= ~masked[:, None, :]
+        for _ in range(cfg.time_masks):
+            limit = torch.clamp((lengths.float() * cfg.max_time_fraction).long(), max=cfg.time_width).to(feats.device)
+            width = (torch.rand(b, generator=generator).to(feats.device) * (limit + 1).float()).long()
+            start = (torch.rand(b, generator=generator).to(feats.device) * (lengths.to(feats.device) - width).clamp(min=0).float()).long()
+            masked = (frame[None, :] >= start[:, None]) & (frame[None, :] < (start + width)[:, None])
+            keep &= ~masked[:, :, None]
+        return feats * keep
+
+
+class FeatureCache:
+    """Log-mel features on disk, keyed by the audio file (path, size, mtime) and the settings.
+
+    Files are ``<root>/<settings hash>/<key[:2]>/<key>.npy`` (float32); a change of settings or a
+    rewritten audio file gives a new key, so stale features are never used.
+    """
+
+    def __init__(self, root: str | os.PathLike, config: FeatureConfig) -> None:
+        self.config = config
+        settings = json.dumps(asdict(config), sort_keys=True)
+        self.root = Path(root) / hashlib.sha1(settings.encode()).hexdigest()[:12]
+
+    def _key(self, audio: str) -> Path:
+        stat = os.stat(audio)
+        ident = f"{os.path.abspath(audio)}|{stat.st_size}|{stat.st_mtime_ns}"
+        digest = hashlib.sha1(ident.encode()).hexdigest()
+        return self.root / digest[:2] / f"{digest}.npy"
+
+    def get(self, audio: str) -> torch.Tensor:
+        """``(T, F)`` float32 features of ``audio``, computed and stored on first use."""
+        if not os.path.isfile(audio):
+            load_audio(audio)  # raises the standard, explanatory AudioError
+        path = self._key(audio)
+        if path.is_file():
+            try:
+                return torch.from_numpy(np.load(path))
+            except (ValueError, OSError, EOFError):
+                path.unlink(missing_ok=True)  # a torn write: recompute below
+        feats = log_mel(load_audio(audio, self.config.sample_rate), self.config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, feats.numpy())
+        os.replace(tmp, path)
+        return feats
+
+
+def compute_features(audio: str, config: FeatureConfig, cache: FeatureCache | None = None) -> torch.Tensor:
+    """``(T, F)`` features of an audio file, through ``cache`` when given."""
+    if cache is not None:
+        return cache.get(audio)
+    return log_mel(load_audio(audio, config.sample_rate), config)

@@ -1,0 +1,83 @@
+"""The shared shape of every CTC model in asrlab: an encoder with per-layer outputs and a head."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class EncoderOutput:
+    """What an encoder returns.
+
+    Attributes:
+        hidden: ``(B, T', D)`` output of the last layer; frames past ``lengths`` are zero.
+        lengths: ``(B,)`` valid frames per utterance.
+        layers: per-layer outputs ``[(B, T', D_l), ...]``, the input projection first, when asked
+            for (``return_layers=True``), else empty.
+    """
+
+    hidden: torch.Tensor
+    lengths: torch.Tensor
+    layers: list[torch.Tensor]
+
+
+class Encoder(nn.Module):
+    """Base class: maps ``(B, T, F)`` features and lengths to an :class:`EncoderOutput`."""
+
+    output_dim: int
+    #: How many input frames make one output frame.
+    subsampling: int
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` output frames for ``(B,)`` input frames."""
+        raise NotImplementedError
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """The encoder's stages in order, front end first; ``blocks[-k:]`` are the top k."""
+        raise NotImplementedError
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, return_layers: bool = False) -> EncoderOutput:
+        raise NotImplementedError
+
+
+class CTCModel(nn.Module):
+    """An encoder and a linear CTC head.
+
+    Attributes:
+        encoder: an :class:`Encoder`.
+        head: ``nn.Linear(encoder.output_dim, vocab_size)``.
+        config: the settings that built it (a dict, saved in checkpoints).
+    """
+
+    def __init__(self, encoder: Encoder, vocab_size: int, config: dict | None = None, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.output_dim, vocab_size)
+        self.config = dict(config or {})
+
+    @property
+    def subsampling(self) -> int:
+        return self.encoder.subsampling
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, return_encoder: bool = False):
+        """CTC log-probabilities.
+
+        Args:
+            feats: ``(B, T, F)`` log-mel features.
+            lengths: ``(B,)`` valid frames.
+            return_encoder: also return the :class:`EncoderOutput` with every layer's output
+                (domain adaptation and probes read them).
+
+        Returns:
+            ``(log_probs (B, T', V), out_lengths (B,))``, plus the encoder output if asked.
+        """
+        out = self.encoder(feats, lengths, return_layers=return_encoder)
+        logits = self.head(self.dropout(out.hidden))
+        log_probs = logits.float().log_softmax(dim=-1)
+        if return_encoder:
+            return log_probs, out.lengths, out
+        return log_probs, out.lengths

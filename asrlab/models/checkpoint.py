@@ -1,0 +1,110 @@
+"""Saving and loading model checkpoints: plain dicts of tensors and primitives.
+
+Checkpoints load with ``torch.load(..., weights_only=True)``: no pickled classes, so a file
+from elsewhere cannot run code. Writes are atomic (temp file + rename).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asrlab.config import FeatureConfig, ModelConfig, from_dict
+from asrlab.errors import CheckpointError
+from asrlab.models.base import CTCModel
+from asrlab.text import CharVocabulary
+
+FORMAT = "asrlab-ctc"
+MODEL_FILE = "model.pt"
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temp file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class LoadedModel:
+    """A model with everything needed to feed it: features and vocabulary."""
+
+    model: CTCModel
+    features: FeatureConfig
+    vocab: CharVocabulary
+    meta: dict[str, Any]
+
+
+def save_model(path: str | os.PathLike, model: CTCModel, features: FeatureConfig,
+               vocab: CharVocabulary, meta: dict[str, Any] | None = None) -> Path:
+    """Write a self-describing model file (config, features, vocabulary, weights, metadata)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT, "version": 1, "model_config": dict(model.config),
+        "feature_config": asdict(features), "vocab": list(vocab.symbols),
+        "state_dict": state, "meta": dict(meta or {}),
+    }
+    return atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with errors that name the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}. Train one with `asrlab train` or pass a model name.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"cannot load {path} with weights_only=True: {exc}. It is corrupt or not an asrlab checkpoint."
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an asrlab model file (missing format={FORMAT!r})")
+    return payload
+
+
+def load_model(path: str | os.PathLike, config: ModelConfig | None = None) -> LoadedModel:
+    """Load a model file written by :func:`save_model` (or a run folder holding ``model.pt``).
+
+    Args:
+        path: the file or its folder.
+        config: if given, the model config the caller expects; a checkpoint saved from another
+            config raises :class:`CheckpointError` instead of loading the wrong shapes.
+    """
+    from asrlab.models import build_model
+
+    payload = read_checkpoint(path)
+    model_config = from_dict(ModelConfig, payload["model_config"])
+    if config is not None and config != model_config:
+        diff = {k: (v, getattr(model_config, k)) for k, v in asdict(config).items() if getattr(model_config, k) != v}
+        raise CheckpointError(
+            f"{path} was saved from another model config; differing settings (expected, found): {diff}"
+        )
+    model = build_model(model_config)
+    load_state(model, payload["state_dict"], source=str(path))
+    return LoadedModel(model, from_dict(FeatureConfig, payload["feature_config"]),
+                       CharVocabulary(tuple(payload["vocab"])), dict(payload.get("meta", {})))
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``model.load_state_dict(state)`` with a message naming the file and what differs."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        ours = model.state_dict()
+        missing = sorted(set(ours) - set(state))[:5]
+        unexpected = sorted(set(state) - set(ours))[:5]
+        shapes = [k for k in ours if k in state and ours[k].shape != state[k].shape][:5]
+        raise CheckpointError(
+            f"{source} does not fit this model: missing {missing}, unexpected {unexpected}, "
+            f"shape mismatches {shapes}. It was saved from a different model config: build the "
+            "model from the checkpoint's own config (asrlab.models.load_model) instead."
+        ) from exc

@@ -1,0 +1,43 @@
+"""Shared fixtures: a few utterances synthesised with espeak-ng, written as a manifest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asrlab.audio import save_audio
+from asrlab.manifest import Utterance, write_manifest
+
+SENTENCES = [
+    "the cat sat on the mat",
+    "open the window please",
+    "seven green apples",
+    "she reads a book every night",
+    "turn left at the big house",
+    "my brother likes cold water",
+    "we will meet at noon",
+    "the dog runs in the park",
+]
+
+
+def synthesize_manifest(folder: Path, sentences: list[str], voices: list[tuple[str, str]],
+                        domain: str = "test", split: str = "train") -> Path:
+    """Write one WAV per (sentence, voice) pair and a manifest; returns the manifest path."""
+    from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
+
+    synth = EspeakSynthesizer()
+    utts = []
+    for i, text in enumerate(sentences):
+        accent, variant = voices[i % len(voices)]
+        wave = synth.synthesize(text, EspeakVoice(accent, variant, rate=160))
+        path = folder / "audio" / f"{domain}-{split}-{i:03d}.wav"
+        save_audio(path, wave)
+        utts.append(Utterance(str(path), text, len(wave) / 16000, domain, f"{accent}+{variant}", split))
+    return write_manifest(folder / f"{split}.jsonl", utts)
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(tmp_path_factory) -> Path:
+    """Eight short utterances from two espeak voices."""
+    folder = tmp_path_factory.mktemp("tiny")
+    return synthesize_manifest(folder, SENTENCES, [("en-us", "m1"), ("en-us", "f2")])
