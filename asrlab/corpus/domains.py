@@ -162,9 +162,10 @@ DOMAINS: dict[str, DomainSpec] = {
             shift={"kind": "noise", "snr_db": (0.0, 15.0)}, sizes=_TARGET_SIZES,
         ),
         DomainSpec(
-            "reverb", "source voices in reverberant rooms (RT60 0.4-1.0 s)",
+            "reverb", "source voices in reverberant rooms (RT60 0.4-0.9 s)",
             text_style="read", train_voices=_SOURCE_TRAIN, eval_voices=_SOURCE_EVAL,
-            shift={"kind": "reverb", "rt60": (0.4, 1.0)}, sizes=_TARGET_SIZES,
+            shift={"kind": "reverb", "rt60": (0.4, 0.9), "room_dims_min": (5.0, 4.0, 2.6),
+                   "room_dims_max": (12.0, 9.0, 4.0)}, sizes=_TARGET_SIZES,
         ),
         DomainSpec(
             "telephone", "source voices through a telephone channel, phone-menu text",

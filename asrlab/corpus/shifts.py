@@ -828,3 +828,33 @@ class Compose:
     def describe(self) -> dict[str, Any]:
         """``{"type": "Compose", "transforms": [each transform's describe(), in order]}``."""
         return {"type": "Compose", "transforms": [t.describe() for t in self.transforms]}
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Apply one of ``transforms``, drawn uniformly per utterance with the given generator.
+
+    Attributes:
+        transforms: the alternatives (at least one).
+    """
+
+    transforms: tuple[Transform, ...] = ()
+
+    def __post_init__(self) -> None:
+        transforms = tuple(self.transforms)
+        if not transforms:
+            raise ValueError("OneOf needs at least one transform")
+        for i, t in enumerate(transforms):
+            if not isinstance(t, Transform):
+                raise ValueError(f"OneOf item {i} ({type(t).__name__}) is not a transform")
+        object.__setattr__(self, "transforms", transforms)
+
+    def __call__(self, wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Apply one randomly chosen transform to a ``(samples,)`` waveform."""
+        _check_rng(rng, "OneOf")
+        choice = int(rng.integers(len(self.transforms)))
+        return self.transforms[choice](wave, rng)
+
+    def describe(self) -> dict[str, Any]:
+        """``{"type": "OneOf", "transforms": [...]}``."""
+        return {"type": "OneOf", "transforms": [t.describe() for t in self.transforms]}

@@ -1,0 +1,185 @@
+"""The ``asrlab`` command: corpus building, training, evaluation, transcription, benchmarks."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from asrlab.errors import AsrlabError
+
+
+# --------------------------------------------------------------------------- corpus
+def _corpus_build(args: argparse.Namespace) -> int:
+    from asrlab.corpus.build import build_corpus
+
+    summary = build_corpus(args.out, args.size, args.domains, args.seed, args.workers, progress=not args.quiet)
+    print(summary.table())
+    print(f"\nrendered {summary.rendered} utterances in {summary.seconds:.1f} s "
+          f"({summary.utterances_per_second:.0f} utterances/s) into {args.out}")
+    for domain, reason in summary.missing.items():
+        print(f"left out {domain}: {reason}")
+    return 0
+
+
+def _corpus_stats(args: argparse.Namespace) -> int:
+    from asrlab.corpus.build import CorpusSummary, SplitSummary, load_summary
+
+    data = load_summary(args.dir)
+    summary = CorpusSummary(data["out_dir"], data["size"], data["seed"],
+                            [SplitSummary(**s) for s in data["splits"]])
+    if args.json:
+        print(json.dumps(data["splits"]))
+    else:
+        print(summary.table())
+    return 0
+
+
+def _corpus_prepare(args: argparse.Namespace) -> int:
+    from asrlab.corpus import loaders
+
+    if args.corpus == "librispeech":
+        paths = loaders.prepare_librispeech(args.root, args.out, subsets=args.subsets or ("dev-clean", "test-clean"))
+        print("\n".join(str(p) for p in paths.values()))
+    elif args.corpus == "librilight":
+        print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset))
+    else:
+        print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers))
+    return 0
+
+
+# --------------------------------------------------------------------------- train / eval
+def _train(args: argparse.Namespace) -> int:
+    from asrlab.recipes import train_recipe
+
+    history, out = train_recipe(
+        corpus=args.corpus, train=args.train, dev=args.dev, out_dir=args.out, arch=args.arch,
+        preset=args.preset, epochs=args.epochs, lr=args.lr, seed=args.seed, progress=not args.quiet,
+    )
+    print(f"trained {len(history.steps)} steps in {history.seconds:.1f} s "
+          f"({history.audio_seconds_per_second:.0f} audio-s/s); best dev WER "
+          f"{(history.best_dev_wer or float('nan')) * 100:.1f}%; model: {out / 'model.pt'}")
+    return 0
+
+
+def _manifests(args: argparse.Namespace) -> list[Path]:
+    if args.manifest:
+        return [Path(m) for m in args.manifest]
+    if args.corpus:
+        from asrlab.corpus.domains import DOMAINS
+
+        found = [Path(args.corpus) / d / f"{args.split}.jsonl" for d in DOMAINS]
+        found = [p for p in found if p.is_file()]
+        if not found:
+            raise AsrlabError(f"no {args.split}.jsonl manifests under {args.corpus}: build the corpus first")
+        return found
+    raise AsrlabError("give --manifest FILE or --corpus DIR")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from asrlab.recipes import evaluate_manifests
+    from asrlab.metrics import format_table
+
+    result = evaluate_manifests(args.model, _manifests(args))
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(format_table(result.domains))
+        print(f"\nall: WER {100 * result.rates.wer:.1f}%  CER {100 * result.rates.cer:.1f}%  "
+              f"utterances {result.rates.utterances}  real-time factor {result.real_time_factor:.4f}")
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from asrlab.recipes import transcribe_files
+
+    for path, text in zip(args.audio, transcribe_files(args.model, args.audio)):
+        print(f"{path}\t{text}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from asrlab.bench import run_bench
+
+    result = run_bench(quick=args.quick, progress=not args.json)
+    print(json.dumps(result, indent=None if args.json else 1))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asrlab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    corpus = sub.add_parser("corpus", help="build or inspect the offline speech corpus").add_subparsers(
+        dest="corpus_command", required=True)
+    build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
+    build.add_argument("--out", required=True, type=Path)
+    build.add_argument("--size", choices=("smoke", "full"), default="smoke")
+    build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--workers", type=int, default=None)
+    build.add_argument("--quiet", action="store_true")
+    build.set_defaults(func=_corpus_build)
+    stats = corpus.add_parser("stats", help="minutes per domain and split")
+    stats.add_argument("dir", type=Path)
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=_corpus_stats)
+    prepare = corpus.add_parser("prepare", help="convert a downloaded real corpus into manifests")
+    prepare.add_argument("corpus", choices=("librispeech", "librilight", "arctic"))
+    prepare.add_argument("--root", required=True, type=Path)
+    prepare.add_argument("--out", required=True, type=Path)
+    prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
+    prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
+    prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
+    prepare.set_defaults(func=_corpus_prepare)
+
+    train = sub.add_parser("train", help="train a CTC model")
+    train.add_argument("--corpus", type=Path, help="corpus dir: trains on source/train, dev on source/dev")
+    train.add_argument("--train", type=Path, nargs="+", help="training manifests (instead of --corpus)")
+    train.add_argument("--dev", type=Path, nargs="+", help="dev manifests")
+    train.add_argument("--out", required=True, type=Path)
+    train.add_argument("--arch", choices=("ds2", "conformer"), default="ds2")
+    train.add_argument("--preset", choices=("smoke", "full"), default="full")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
+    evaluate.add_argument("--model", required=True, help="model file, run folder or model name")
+    evaluate.add_argument("--manifest", nargs="+", help="manifest files")
+    evaluate.add_argument("--corpus", type=Path, help="evaluate every domain's --split manifest")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=_eval)
+
+    transcribe = sub.add_parser("transcribe", help="print the transcript of audio files")
+    transcribe.add_argument("--model", required=True)
+    transcribe.add_argument("audio", nargs="+", type=Path)
+    transcribe.set_defaults(func=_transcribe)
+
+    bench = sub.add_parser("bench", help="measure synthesis, training and inference speed here")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="a smaller, faster measurement")
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``asrlab`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (AsrlabError, FileNotFoundError, ValueError) as exc:
+        print(f"asrlab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
