@@ -27,6 +27,30 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return resample_poly(wave, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
+def _wav_missing_bytes(path: Path) -> int:
+    """Bytes a RIFF/WAVE file's ``data`` chunk declares beyond the end of the file (0 if whole).
+
+    libsndfile reads a truncated WAV without complaint (it shortens the data to what is there),
+    so a file cut off by a crash or a partial copy would otherwise load as shorter audio.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        position = 12
+        while position + 8 <= size:
+            handle.seek(position)
+            chunk = handle.read(8)
+            length = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                if length in (0, 0xFFFFFFFF):  # streamed WAV: length unknown
+                    return 0
+                return max(0, position + 8 + length - size)
+            position += 8 + length + (length & 1)
+    return 0
+
+
 def load_audio(
     path: str | os.PathLike,
     sample_rate: int = SAMPLE_RATE,
@@ -61,6 +85,12 @@ def load_audio(
             f"cannot read audio file {path}: {exc}. The file is corrupt, truncated or not audio; "
             "delete it and rebuild it, or remove its line from the manifest."
         ) from exc
+    missing = _wav_missing_bytes(path)
+    if missing:
+        raise AudioError(
+            f"audio file {path} is truncated: its header promises {missing} more bytes of samples "
+            "than the file holds. Delete it and rebuild it, or remove its line from the manifest."
+        )
     if wave.shape[0] == 0:
         raise AudioError(f"audio file {path} holds no samples: remove it from the manifest.")
     if wave.shape[1] > 1:

@@ -248,8 +248,11 @@ def make_loader(dataset: SpeechDataset, config: DataConfig, *, shuffle: bool = T
                                  config.num_buckets if shuffle else 1, shuffle=shuffle, seed=seed,
                                  rank=rank, world_size=world_size)
     workers = config.num_workers
+    # Its own generator: otherwise every new iterator draws a seed from torch's global RNG, and a
+    # resumed run (which starts an iterator mid-epoch) would see other dropout masks.
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+                      )
 
 
 def audio_seconds(batch: Batch, features: FeatureConfig) -> float:

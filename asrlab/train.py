@@ -201,7 +201,7 @@ def _split(out: EncoderOutput, n: int) -> tuple[EncoderOutput, EncoderOutput]:
 def _check_finite(loss: torch.Tensor, batch: Batch, what: str) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(
-            f"{what} loss is {float(loss)} on the batch with utterances {batch.ids[:8]}: an audio file "
+            f"{what} loss is {float(loss.detach())} on the batch with utterances {batch.ids[:8]}: an audio file "
             "holds silence or corrupt samples, a transcript is too long for its audio, or the learning "
             "rate is too high (try a lower lr or grad_clip). Training stopped instead of going on with NaNs."
         )
@@ -261,9 +261,14 @@ def fit(
     train_loader = make_loader(train, data, shuffle=True, seed=config.seed, rank=rank, world_size=world)
     extra_loader = (make_loader(extra_data, data, shuffle=True, seed=config.seed + 1, rank=rank, world_size=world)
                     if extra_data is not None else None)
-    batches_per_epoch = len(train_loader.batch_sampler)
-    steps_per_epoch = max(1, math.ceil(batches_per_epoch / config.grad_accum))
-    total_steps = config.max_steps or config.epochs * steps_per_epoch
+
+    def batches_in(e: int) -> int:
+        """Batches in epoch ``e``: the count varies from epoch to epoch (packing follows the shuffle)."""
+        train_loader.batch_sampler.set_epoch(e)
+        return len(train_loader.batch_sampler)
+
+    total_steps = config.max_steps or sum(math.ceil(batches_in(e) / config.grad_accum)
+                                          for e in range(config.epochs))
 
     if param_groups is None:
         param_groups = [{"params": trainable_parameters(model), "lr": config.lr}]
@@ -357,6 +362,7 @@ def fit(
     micro = 0
     running: dict[str, float] = {}
     while not stop and epoch < config.epochs:
+        epoch_size = batches_in(epoch)
         train_loader.batch_sampler.set_epoch(epoch, batch_in_epoch)
         for batch in train_loader:
             batch = batch.to(device)
@@ -391,7 +397,7 @@ def fit(
             history.audio_seconds += float(batch.feat_lens.sum()) / fps * world
             for key, value in {"loss": loss.item(), "ctc": ctc.item(), **logs}.items():
                 running[key] = running.get(key, 0.0) + float(value)
-            last_of_epoch = batch_in_epoch >= batches_per_epoch
+            last_of_epoch = batch_in_epoch >= epoch_size
             if micro % config.grad_accum and not last_of_epoch:
                 continue
             if extra_modules is not None and world > 1:
@@ -422,11 +428,11 @@ def fit(
                 save_checkpoint()
             if stop:
                 break
-        if batch_in_epoch >= batches_per_epoch:
+        if batch_in_epoch >= epoch_size:
             epoch, batch_in_epoch = epoch + 1, 0
             if not config.eval_every:
                 early = run_eval()
-                history.stopped_early = history.stopped_early or early
+                history.stopped_early = history.stopped_early or (early and epoch < config.epochs)
                 stop = stop or early
             for cb in callbacks:
                 cb("epoch", {"epoch": epoch, "history": history})

@@ -40,7 +40,7 @@ def test_per_utterance_normalisation():
     assert torch.allclose(feats.mean(dim=0), torch.zeros(80), atol=1e-4)
     assert torch.allclose(feats.std(dim=0), torch.ones(80), atol=1e-3)
     raw = log_mel(wave, FeatureConfig(normalize="none"))
-    assert raw.mean() < -1.0                     # log power of quiet noise: not normalised
+    assert raw.mean(dim=0).abs().max() > 1.0     # plain log power: not normalised
     assert torch.allclose((raw - raw.mean(0)) / (raw.std(0) + 1e-5), feats, atol=1e-5)
 
 

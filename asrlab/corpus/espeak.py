@@ -1,12 +1,16 @@
 """In-process espeak-ng synthesis through its C API (the library bundled by ``espeakng-loader``).
 
-One :class:`EspeakSynthesizer` per process: espeak-ng keeps global state, so it is neither
-thread-safe nor re-entrant. The corpus builder gives each worker process its own instance.
+One :class:`EspeakSynthesizer` per process and thread: espeak-ng keeps global state, so it is
+neither thread-safe nor re-entrant. The corpus builder gives each worker process its own.
 """
 from __future__ import annotations
 
 import ctypes
+import _ctypes
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +24,8 @@ _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE, _PARAM_WORDGAP = 1, 2, 3
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
+
+_LIBC = ctypes.CDLL(None)
 
 #: The English accents that espeak-ng ships, by voice name.
 ESPEAK_ACCENTS = (
@@ -70,31 +76,29 @@ class EspeakVoice:
 class EspeakSynthesizer:
     """Synthesises text to 16 kHz float32 waveforms with espeak-ng, in this process.
 
+    espeak-ng keeps hidden state between utterances (noise generators, filter memories, voice
+    settings that a variant does not override), so the same text and voice sound slightly
+    different depending on what was spoken before. For a corpus that is the same on every build
+    and with any number of workers, each utterance is spoken by a fresh copy of the library
+    (``fresh=True``, about 3 ms extra per utterance).
+
     Raises:
         MissingDependencyError: ``espeakng-loader`` is not installed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fresh: bool = True) -> None:
         try:
             import espeakng_loader
         except ImportError as exc:
             raise MissingDependencyError(
                 "espeak-ng synthesis needs the PyPI package espeakng-loader: pip install espeakng-loader"
             ) from exc
-        self._lib = ctypes.cdll.LoadLibrary(espeakng_loader.get_library_path())
-        data_path = espeakng_loader.get_data_path().encode()
-        lib = self._lib
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
-        ]
-        self.native_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
-        if self.native_rate <= 0:
-            raise MissingDependencyError(f"espeak-ng failed to initialise with data at {data_path!r}")
+        self._source = espeakng_loader.get_library_path()
+        self._data_path = espeakng_loader.get_data_path().encode()
+        self._tmp = Path(tempfile.mkdtemp(prefix="asrlab-espeak-"))
+        self._loads = 0
+        self._fresh = fresh
+        self._used = False
         self._chunks: list[np.ndarray] = []
 
         def collect(wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
@@ -103,12 +107,37 @@ class EspeakSynthesizer:
             return 0
 
         self._callback = _SYNTH_CALLBACK(collect)  # keep a reference: C holds a raw pointer
+        self._lib: ctypes.CDLL | None = None
+        self._load()
+
+    def _load(self) -> None:
+        """Load a private copy of libespeak-ng (fresh global state) and initialise it."""
+        if self._lib is not None:
+            self._lib.espeak_Terminate()
+            _ctypes.dlclose(self._lib._handle)
+        self._loads += 1
+        copy = self._tmp / f"libespeak-ng-{self._loads}.so"
+        shutil.copyfile(self._source, copy)
+        try:
+            lib = ctypes.CDLL(str(copy))
+        finally:
+            copy.unlink()
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]
+        self.native_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data_path, 0)
+        if self.native_rate <= 0:
+            raise MissingDependencyError(f"espeak-ng failed to initialise with data at {self._data_path!r}")
         lib.espeak_SetSynthCallback(self._callback)
-        self._voice: EspeakVoice | None = None
+        self._lib = lib
 
     def _set_voice(self, voice: EspeakVoice) -> None:
-        if voice == self._voice:
-            return
+        assert self._lib is not None
         if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise ValueError(
                 f"espeak-ng has no voice {voice.name!r}; accents: {ESPEAK_ACCENTS}, "
@@ -117,7 +146,6 @@ class EspeakSynthesizer:
         for param, value in ((_PARAM_RATE, voice.rate), (_PARAM_PITCH, voice.pitch),
                              (_PARAM_RANGE, voice.pitch_range), (_PARAM_VOLUME, 100)):
             self._lib.espeak_SetParameter(param, int(value), 0)
-        self._voice = voice
 
     def synthesize(self, text: str, voice: EspeakVoice, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         """Speak ``text`` with ``voice``.
@@ -126,6 +154,12 @@ class EspeakSynthesizer:
             ``(samples,)`` float32 waveform at ``sample_rate``, leading/trailing silence trimmed
             to at most 100 ms.
         """
+        if self._fresh and self._used:
+            self._load()
+        self._used = True
+        # the noise generators: espeak-ng's own and libc's rand(), which it also draws from
+        self._lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
+        _LIBC.srand(0)
         self._set_voice(voice)
         self._chunks = []
         data = text.encode("utf-8") + b"\0"

@@ -24,12 +24,16 @@ class PiperVoiceSpec:
     Attributes:
         voice: a key of :data:`PIPER_VOICE_PACKAGES`.
         length_scale: phoneme duration scale (>1 is slower speech).
-        noise_scale: generator noise (variation between renditions).
+        noise_scale: generator noise. Piper draws it from an unseeded generator inside the ONNX
+            graph, so any value above 0 makes every rendition differ; 0 keeps the corpus
+            reproducible.
+        noise_w_scale: phoneme-duration noise (same caveat).
     """
 
     voice: str = "joe"
     length_scale: float = 1.0
-    noise_scale: float = 0.667
+    noise_scale: float = 0.0
+    noise_w_scale: float = 0.0
 
     @property
     def speaker_id(self) -> str:
@@ -75,7 +79,8 @@ class PiperSynthesizer:
         """Speak ``text``; returns a ``(samples,)`` float32 waveform at ``sample_rate``."""
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=spec.length_scale, noise_scale=spec.noise_scale)
+        config = SynthesisConfig(length_scale=spec.length_scale, noise_scale=spec.noise_scale,
+                                 noise_w_scale=spec.noise_w_scale)
         chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(text, syn_config=config)]
         if not chunks:
             raise RuntimeError(f"Piper produced no audio for {text!r}")

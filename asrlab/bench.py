@@ -1,0 +1,112 @@
+"""``asrlab bench``: how fast this machine synthesises, trains and transcribes.
+
+Three measurements in one run, on utterances it synthesises itself:
+
+1. synthesis: utterances per second, end to end (worker start-up, espeak-ng, resampling,
+   writing WAV files) for the ``accent`` domain's voices;
+2. training, in audio-seconds per second, for the same model on the same data two ways:
+   a plain loop over shuffled fixed-size padded batches that computes features on the fly,
+   and :func:`asrlab.train.fit` with length-bucketed batches under a frame budget, cached
+   features and a loader worker; the ratio of the two;
+3. inference: the real-time factor of greedy transcription in batches.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.corpus.build import CorpusBuilder, UtteranceJob, _plan, render
+from asrlab.corpus.domains import get_domain
+from asrlab.datasets import SpeechDataset, collate
+from asrlab.evaluate import evaluate
+from asrlab.features import FeatureCache
+from asrlab.manifest import Utterance
+from asrlab.models import build_model, count_parameters
+from asrlab.text import CharVocabulary
+from asrlab.train import fit
+
+
+def bench_synthesis(out_dir: Path, count: int, seed: int = 0) -> tuple[list[Utterance], float]:
+    """Render ``count`` accent-domain utterances with a fresh worker pool; (utterances, utt/s)."""
+    spec = get_domain("accent")
+    builder = CorpusBuilder(out_dir, "smoke", seed, progress=False)
+    jobs: list[UtteranceJob] = _plan(spec, "train", seed, 0, count, set(), builder.engines, out_dir / "audio")
+    start = time.perf_counter()
+    with builder._pool({}) as pool:
+        durations = list(pool.imap(render, jobs, chunksize=8))
+    seconds = time.perf_counter() - start
+    utts = [Utterance(j.path, j.text, d, j.domain, j.voice.speaker_id, "train") for j, d in zip(jobs, durations)]
+    return utts, count / seconds
+
+
+def bench_naive_training(dataset: SpeechDataset, model_config: ModelConfig, seconds: float,
+                         batch_size: int = 8, lr: float = 1e-3, seed: int = 0) -> float:
+    """A plain loop: shuffled fixed-size batches, features computed from audio every time.
+
+    Returns audio-seconds trained per wall-clock second.
+    """
+    torch.manual_seed(seed)
+    model = build_model(model_config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate, num_workers=0)
+    fps = dataset.features.frames_per_second
+    audio, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for batch in loader:
+            log_probs, out_lens = model(batch.feats, batch.feat_lens)
+            loss = F.ctc_loss(log_probs.transpose(0, 1), batch.tokens, out_lens, batch.token_lens)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            audio += float(batch.feat_lens.sum()) / fps
+            if time.perf_counter() - start >= seconds:
+                break
+    return audio / (time.perf_counter() - start)
+
+
+def run_bench(quick: bool = False, progress: bool = True, workdir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Run the three measurements; returns a JSON-ready dict."""
+    root = Path(workdir or tempfile.mkdtemp(prefix="asrlab-bench-"))
+    count = 300 if quick else 1000
+    utts, synth_rate = bench_synthesis(root / "corpus", count)
+    features, vocab = FeatureConfig(), CharVocabulary()
+    model_config = ModelConfig()
+    plain = SpeechDataset(utts, vocab, features, cache=None)
+    naive_seconds = 15.0 if quick else 40.0
+    naive_rate = bench_naive_training(plain, model_config, naive_seconds)
+
+    cache = FeatureCache(root / "cache", features)
+    warm_start = time.perf_counter()
+    cached = SpeechDataset(utts, vocab, features, cache=cache)
+    for i in range(len(cached)):
+        cached[i]
+    cache_seconds = time.perf_counter() - warm_start
+    torch.manual_seed(0)
+    model = build_model(model_config)
+    history = fit(model, cached, TrainConfig(epochs=1, max_steps=4 if quick else 10, lr=1e-3, warmup_steps=0,
+                                             specaugment=None, seed=0),
+                  data=DataConfig(max_frames=24_000, max_batch_size=128, num_workers=1), progress=progress)
+    fast_rate = history.audio_seconds_per_second
+    result = evaluate(model, cached, DataConfig(max_frames=40_000, num_workers=0))
+    return {
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "synthesis_utterances_per_second": round(synth_rate, 1),
+        "synthesis_utterances": count,
+        "model_parameters": count_parameters(model),
+        "train_naive_audio_seconds_per_second": round(naive_rate, 1),
+        "train_fast_audio_seconds_per_second": round(fast_rate, 1),
+        "train_speedup": round(fast_rate / naive_rate, 2),
+        "feature_cache_build_seconds": round(cache_seconds, 1),
+        "inference_real_time_factor": round(result.real_time_factor, 5),
+        "inference_audio_seconds": round(result.audio_seconds, 1),
+    }
