@@ -50,9 +50,11 @@ setup() {
 course() {
   setup
   local bin="$VENV/bin"
-  "$bin/asrlab" corpus build --out data/corpus --size "$SIZE"
-  "$bin/asrlab" train --corpus data/corpus --out "data/runs/source-$SIZE" --preset "$SIZE"
-  "$bin/asrlab" eval --model "data/runs/source-$SIZE" --corpus data/corpus --split test
+  "$bin/asrlab" corpus build --out "data/corpus-$SIZE" --size "$SIZE"
+  "$bin/asrlab" train --corpus "data/corpus-$SIZE" --out "data/runs/source-$SIZE" --preset "$SIZE"
+  "$bin/asrlab" eval --model "data/runs/source-$SIZE" --corpus "data/corpus-$SIZE" --split test \
+    --save "results/course-$SIZE.json"
+  "$bin/asrlab" report
 }
 
 run_tests() {

@@ -16,6 +16,13 @@ def _corpus_build(args: argparse.Namespace) -> int:
     from asrlab.corpus.build import build_corpus
 
     summary = build_corpus(args.out, args.size, args.domains, args.seed, args.workers, progress=not args.quiet)
+    if args.save:
+        import os
+
+        from asrlab.report import save_json
+
+        save_json(args.save, {**summary.to_dict(), "utterances_per_second": summary.utterances_per_second,
+                              "cpus": os.cpu_count()})
     print(summary.table())
     print(f"\nrendered {summary.rendered} utterances in {summary.seconds:.1f} s "
           f"({summary.utterances_per_second:.0f} utterances/s) into {args.out}")
@@ -83,6 +90,10 @@ def _eval(args: argparse.Namespace) -> int:
     from asrlab.metrics import format_table
 
     result = evaluate_manifests(args.model, _manifests(args))
+    if args.save:
+        from asrlab.report import save_json
+
+        save_json(args.save, {**result.as_dict(), "command": "asrlab " + " ".join(sys.argv[1:])})
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
@@ -104,7 +115,19 @@ def _bench(args: argparse.Namespace) -> int:
     from asrlab.bench import run_bench
 
     result = run_bench(quick=args.quick, progress=not args.json)
+    if args.save:
+        from asrlab.report import save_json
+
+        save_json(args.save, result)
     print(json.dumps(result, indent=None if args.json else 1))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from asrlab.report import update_readme
+
+    written = update_readme(args.readme, args.results)
+    print(f"updated sections: {', '.join(written) or 'none'}")
     return 0
 
 
@@ -123,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=None)
     build.add_argument("--quiet", action="store_true")
+    build.add_argument("--save", type=Path, help="write the build summary as JSON here")
     build.set_defaults(func=_corpus_build)
     stats = corpus.add_parser("stats", help="minutes per domain and split")
     stats.add_argument("dir", type=Path)
@@ -156,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", type=Path, help="evaluate every domain's --split manifest")
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
     evaluate.set_defaults(func=_eval)
 
     transcribe = sub.add_parser("transcribe", help="print the transcript of audio files")
@@ -166,7 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure synthesis, training and inference speed here")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="a smaller, faster measurement")
+    bench.add_argument("--save", type=Path, help="also write the result as JSON here")
     bench.set_defaults(func=_bench)
+
+    report = sub.add_parser("report", help="rewrite the README's generated tables from results/*.json")
+    report.add_argument("--readme", type=Path, default=Path("README.md"))
+    report.add_argument("--results", type=Path, default=Path("results"))
+    report.set_defaults(func=_report)
     return parser
 
 

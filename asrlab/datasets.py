@@ -252,7 +252,7 @@ def make_loader(dataset: SpeechDataset, config: DataConfig, *, shuffle: bool = T
     # resumed run (which starts an iterator mid-epoch) would see other dropout masks.
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                       persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
-                      )
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def audio_seconds(batch: Batch, features: FeatureConfig) -> float:

@@ -41,3 +41,17 @@ def tiny_manifest(tmp_path_factory) -> Path:
     """Eight short utterances from two espeak voices."""
     folder = tmp_path_factory.mktemp("tiny")
     return synthesize_manifest(folder, SENTENCES, [("en-us", "m1"), ("en-us", "f2")])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_data_dir(tmp_path_factory):
+    """Feature caches and runs made by unit tests go to a temporary folder, not ./data."""
+    import os
+
+    old = os.environ.get("ASRLAB_DATA")
+    os.environ["ASRLAB_DATA"] = str(tmp_path_factory.mktemp("asrlab-data"))
+    yield
+    if old is None:
+        os.environ.pop("ASRLAB_DATA", None)
+    else:
+        os.environ["ASRLAB_DATA"] = old

@@ -1,0 +1,104 @@
+"""Write the README's generated sections from the results files under ``results/``.
+
+A generated section sits between ``<!-- asrlab:NAME -->`` and ``<!-- /asrlab:NAME -->``;
+``asrlab report`` rewrites every section whose results file exists and leaves the rest alone,
+so each number in the README comes from a command that ran (named under each table).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+RESULTS_DIR = "results"
+
+
+def save_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def replace_section(text: str, name: str, content: str) -> str:
+    """``text`` with the generated section ``name`` replaced by ``content``.
+
+    Raises:
+        KeyError: the README has no such section.
+    """
+    pattern = re.compile(rf"(<!-- asrlab:{re.escape(name)} -->\n).*?(\n<!-- /asrlab:{re.escape(name)} -->)", re.S)
+    if not pattern.search(text):
+        raise KeyError(f"no generated section {name!r} in the README")
+    return pattern.sub(lambda m: m.group(1) + content.strip("\n") + m.group(2), text, count=1)
+
+
+def render_bench(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    rows = [
+        ("corpus synthesis (espeak-ng, end to end)", f"{data['synthesis_utterances_per_second']:.0f} utterances/s"),
+        ("training, plain loop (shuffled padded batches of 8, features on the fly)",
+         f"{data['train_naive_audio_seconds_per_second']:.1f} audio-s/s"),
+        ("training, `fit()` (length buckets, frame budget, cached features, loader worker)",
+         f"{data['train_fast_audio_seconds_per_second']:.1f} audio-s/s"),
+        ("training speed-up", f"{data['train_speedup']:.1f}x"),
+        ("inference real-time factor (greedy, batched)", f"{data['inference_real_time_factor']:.4f}"),
+    ]
+    lines = ["| measurement | value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]]
+    lines.append(f"\nModel: {data['model_parameters'] / 1e6:.1f}M-parameter conv + BiGRU CTC model; machine: "
+                 f"{m['cpus']} CPU cores ({m['processor']}), torch {m['torch']}. "
+                 "Command: `asrlab bench --json --save results/bench.json`.")
+    return "\n".join(lines)
+
+
+def render_corpus(data: dict[str, Any]) -> str:
+    splits = ("train", "unlabelled", "dev", "test")
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for s in data["splits"]:
+        rows.setdefault(s["domain"], {})[s["split"]] = s
+    lines = ["| domain | " + " | ".join(f"{s} (min)" for s in splits) + " | utterances | speakers train/test |",
+             "|---|" + "---:|" * (len(splits) + 2)]
+    for domain, cells in rows.items():
+        minutes = " | ".join(f"{cells[s]['minutes']:.1f}" if s in cells else "-" for s in splits)
+        count = sum(c["utterances"] for c in cells.values())
+        speakers = f"{cells.get('train', {}).get('speakers', '-')}/{cells.get('test', {}).get('speakers', '-')}"
+        lines.append(f"| {domain} | {minutes} | {count} | {speakers} |")
+    rate = data.get("utterances_per_second")
+    lines.append(f"\nBuilt with `asrlab corpus build --out data/corpus-full --size full --save "
+                 f"results/corpus-full.json`" + (f" at {rate:.0f} utterances/s end to end on "
+                                                  f"{data.get('cpus', '?')} CPU cores." if rate else "."))
+    return "\n".join(lines)
+
+
+def render_domain_table(data: dict[str, Any]) -> str:
+    lines = ["| domain (test split) | WER % | CER % | utterances |", "|---|---:|---:|---:|"]
+    for name, r in data["domains"].items():
+        lines.append(f"| {name} | {100 * r['wer']:.1f} | {100 * r['cer']:.1f} | {r['utterances']} |")
+    if "command" in data:
+        lines.append(f"\nCommand: `{data['command']}`.")
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "bench": ("bench.json", render_bench),
+    "corpus": ("corpus-full.json", render_corpus),
+    "course-smoke": ("course-smoke.json", render_domain_table),
+}
+
+
+def update_readme(readme: str | os.PathLike = "README.md", results: str | os.PathLike = RESULTS_DIR) -> list[str]:
+    """Rewrite every section whose results file exists; returns the section names written."""
+    readme = Path(readme)
+    text = readme.read_text()
+    written = []
+    for name, (filename, render) in RENDERERS.items():
+        path = Path(results) / filename
+        if path.is_file() and f"<!-- asrlab:{name} -->" in text:
+            text = replace_section(text, name, render(json.loads(path.read_text())))
+            written.append(name)
+    readme.write_text(text)
+    return written

@@ -1,0 +1,31 @@
+"""README sections are rewritten from results files, and only between their markers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asrlab.report import replace_section, save_json, update_readme
+
+
+def test_replace_section_keeps_the_rest() -> None:
+    text = "intro\n<!-- asrlab:x -->\nold\n<!-- /asrlab:x -->\noutro\n"
+    assert replace_section(text, "x", "new\n") == "intro\n<!-- asrlab:x -->\nnew\n<!-- /asrlab:x -->\noutro\n"
+    with pytest.raises(KeyError):
+        replace_section(text, "y", "z")
+
+
+def test_update_readme_renders_results(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# t\n<!-- asrlab:course-smoke -->\n?\n<!-- /asrlab:course-smoke -->\n"
+                      "<!-- asrlab:bench -->\n?\n<!-- /asrlab:bench -->\n")
+    save_json(tmp_path / "results" / "course-smoke.json", {
+        "wer": 0.5, "cer": 0.25, "utterances": 3, "command": "asrlab eval ...",
+        "domains": {"source": {"wer": 0.5, "cer": 0.25, "utterances": 3, "words": 10}}})
+    written = update_readme(readme, tmp_path / "results")
+    assert written == ["course-smoke"]
+    text = readme.read_text()
+    assert "| source | 50.0 | 25.0 | 3 |" in text
+    assert "<!-- asrlab:bench -->\n?\n" in text  # no results file: left alone
+    assert json.loads((tmp_path / "results" / "course-smoke.json").read_text())["wer"] == 0.5
