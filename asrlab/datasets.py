@@ -7,6 +7,7 @@ line, or (``on_bad="skip"``) a counted, logged skip.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Iterator, Literal, Sequence
 
@@ -81,6 +82,11 @@ def check_utterance(utt: Utterance, vocab: CharVocabulary, features: FeatureConf
     """
     tokens = vocab.encode(normalize_text(utt.text), source=where)
     if check_audio:
+        if not os.path.isfile(utt.audio):
+            raise AudioError(
+                f"{where}: audio file not found: {utt.audio}. The 'audio' field is relative to the "
+                "manifest's folder; fix the path, rebuild the corpus, or drop the line (on_bad='skip')."
+            )
         duration = audio_duration(utt.audio)
         if duration <= 0:
             raise AudioError(f"{where}: audio file {utt.audio} holds no samples; remove the line")

@@ -14,6 +14,7 @@ import torchaudio
 
 from asrlab.audio import load_audio
 from asrlab.config import FeatureConfig, SpecAugmentConfig
+from asrlab.errors import AudioError
 
 _LOG_FLOOR = 1e-6
 
@@ -44,6 +45,12 @@ def log_mel(wave: np.ndarray | torch.Tensor, config: FeatureConfig = FeatureConf
     wave = torch.as_tensor(wave, dtype=torch.float32)
     if wave.ndim != 1:
         raise ValueError(f"log_mel expects a (samples,) waveform, got shape {tuple(wave.shape)}")
+    min_samples = int(config.sample_rate * config.win_ms / 1000)
+    if wave.numel() < min_samples:
+        raise AudioError(
+            f"audio of {wave.numel()} samples is shorter than one {config.win_ms:g} ms analysis window; "
+            "such a clip holds no speech: remove it from the manifest"
+        )
     with torch.no_grad():
         mel = _mel_transform(config)(wave)                      # (F, T)
     feats = torch.log(mel + _LOG_FLOOR).T.contiguous()          # (T, F)
@@ -114,7 +121,7 @@ class FeatureCache:
                 return torch.from_numpy(np.load(path))
             except (ValueError, OSError, EOFError):
                 path.unlink(missing_ok=True)  # a torn write: recompute below
-        feats = log_mel(load_audio(audio, self.config.sample_rate), self.config)
+        feats = features_of_file(audio, self.config)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
         np.save(tmp, feats.numpy())
@@ -122,8 +129,18 @@ class FeatureCache:
         return feats
 
 
+def features_of_file(audio: str, config: FeatureConfig) -> torch.Tensor:
+    """``(T, F)`` features of an audio file; errors name the file."""
+    try:
+        return log_mel(load_audio(audio, config.sample_rate), config)
+    except AudioError as exc:
+        if str(audio) in str(exc):
+            raise
+        raise AudioError(f"{audio}: {exc}") from exc
+
+
 def compute_features(audio: str, config: FeatureConfig, cache: FeatureCache | None = None) -> torch.Tensor:
     """``(T, F)`` features of an audio file, through ``cache`` when given."""
     if cache is not None:
         return cache.get(audio)
-    return log_mel(load_audio(audio, config.sample_rate), config)
+    return features_of_file(audio, config)

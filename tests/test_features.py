@@ -179,3 +179,17 @@ def test_specaugment_disabled_kinds_are_identity():
 def test_feature_config_is_hashable_for_the_transform_cache():
     assert replace(FeatureConfig(), n_mels=40) != FeatureConfig()
     assert hash(FeatureConfig()) == hash(FeatureConfig())
+
+
+def test_audio_shorter_than_a_window_is_a_clear_error_naming_the_file(tmp_path) -> None:
+    import numpy as np
+
+    from asrlab.audio import save_audio
+    from asrlab.config import FeatureConfig
+    from asrlab.errors import AudioError
+    from asrlab.features import compute_features
+
+    path = tmp_path / "blip.wav"
+    save_audio(path, np.full(100, 0.1, dtype=np.float32))
+    with pytest.raises(AudioError, match="blip.wav.*shorter than one"):
+        compute_features(str(path), FeatureConfig())
