@@ -94,9 +94,9 @@ def run_bench(quick: bool = False, progress: bool = True, workdir: str | os.Path
     model = build_model(model_config)
     history = fit(model, cached, TrainConfig(epochs=1, max_steps=4 if quick else 10, lr=1e-3, warmup_steps=0,
                                              specaugment=None, seed=0),
-                  data=DataConfig(max_frames=24_000, max_batch_size=128, num_workers=1), progress=progress)
+                  data=DataConfig(max_seconds=240.0, max_batch_size=128, num_workers=1), progress=progress)
     fast_rate = history.audio_seconds_per_second
-    result = evaluate(model, cached, DataConfig(max_frames=40_000, num_workers=0))
+    result = evaluate(model, cached, DataConfig(max_seconds=400.0, num_workers=0))
     return {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "processor": platform.processor() or platform.machine(), "torch": torch.__version__},

@@ -18,14 +18,18 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} settings {unknown}; known: {sorted(names)}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    if cls.__name__ == "TrainConfig" and isinstance(values.get("specaugment"), dict):
+        values["specaugment"] = SpecAugmentConfig(**values["specaugment"])
     return cls(**values)
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Log-mel features.
+    """Model input features.
 
     Attributes:
+        kind: ``"logmel"`` (asrlab's log-mel), ``"whisper"`` (Whisper's log10-mel scaling,
+            80 or 128 bins) or ``"waveform"`` (raw samples as ``(T, 1)``, for wav2vec2-style models).
         sample_rate: audio rate in Hz.
         n_mels: mel bins F.
         win_ms: analysis window in ms.
@@ -34,6 +38,7 @@ class FeatureConfig:
         normalize: ``"utterance"`` (per-utterance mean/variance per bin) or ``"none"``.
     """
 
+    kind: Literal["logmel", "whisper", "waveform"] = "logmel"
     sample_rate: int = 16_000
     n_mels: int = 80
     win_ms: float = 25.0
@@ -44,6 +49,9 @@ class FeatureConfig:
 
     @property
     def frames_per_second(self) -> float:
+        """Input frames per second of audio (samples per second for ``"waveform"``)."""
+        if self.kind == "waveform":
+            return float(self.sample_rate)
         return 1000.0 / self.hop_ms
 
 
@@ -60,10 +68,11 @@ class SpecAugmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A small CTC model.
+    """A CTC model: asrlab's small models, or a pretrained encoder with a new CTC head.
 
     Attributes:
-        arch: ``"ds2"`` (conv + BiGRU) or ``"conformer"``.
+        arch: ``"ds2"`` (conv + BiGRU), ``"conformer"``, ``"whisper"`` (Whisper encoder + CTC
+            head) or ``"ssl"`` (a torchaudio wav2vec2/HuBERT/WavLM encoder + CTC head).
         n_mels: input feature bins (must match the FeatureConfig).
         vocab_size: CTC outputs including the blank.
         hidden: GRU units per direction (ds2) or model dimension (conformer).
@@ -71,9 +80,11 @@ class ModelConfig:
         conv_channels: front-end convolution channels.
         dropout: dropout probability.
         num_heads, ffn_dim, kernel_size: Conformer settings.
+        options: architecture-specific settings of the pretrained wrappers (e.g. Whisper's
+            dimensions, the torchaudio factory and its arguments); plain JSON values.
     """
 
-    arch: Literal["ds2", "conformer"] = "ds2"
+    arch: Literal["ds2", "conformer", "whisper", "ssl"] = "ds2"
     n_mels: int = 80
     vocab_size: int = 29
     hidden: int = 256
@@ -83,6 +94,7 @@ class ModelConfig:
     num_heads: int = 4
     ffn_dim: int = 576
     kernel_size: int = 15
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def smoke(self) -> "ModelConfig":
         """A much smaller variant for smoke runs."""
@@ -94,7 +106,7 @@ class DataConfig:
     """Batching.
 
     Attributes:
-        max_frames: feature frames per batch (sum over utterances, padding included).
+        max_seconds: padded audio seconds per batch (batch size times the longest utterance).
         max_batch_size: utterances per batch at most.
         num_buckets: length buckets for bucketing (1 disables bucketing).
         num_workers: DataLoader worker processes.
@@ -102,7 +114,7 @@ class DataConfig:
             and logged.
     """
 
-    max_frames: int = 20_000
+    max_seconds: float = 200.0
     max_batch_size: int = 64
     num_buckets: int = 20
     num_workers: int = 1

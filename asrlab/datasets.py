@@ -250,7 +250,8 @@ class BucketBatchSampler(Sampler[list[int]]):
 def make_loader(dataset: SpeechDataset, config: DataConfig, *, shuffle: bool = True, seed: int = 0,
                 rank: int = 0, world_size: int = 1) -> DataLoader:
     """A DataLoader over ``dataset`` with length-bucketed batches and :func:`collate`."""
-    sampler = BucketBatchSampler(dataset.frame_lengths(), config.max_frames, config.max_batch_size,
+    max_frames = int(config.max_seconds * dataset.features.frames_per_second)
+    sampler = BucketBatchSampler(dataset.frame_lengths(), max_frames, config.max_batch_size,
                                  config.num_buckets if shuffle else 1, shuffle=shuffle, seed=seed,
                                  rank=rank, world_size=world_size)
     workers = config.num_workers

@@ -23,6 +23,12 @@ _LOG_FLOOR = 1e-6
 def _mel_transform(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogram:
     win = int(round(config.sample_rate * config.win_ms / 1000))
     hop = int(round(config.sample_rate * config.hop_ms / 1000))
+    if config.kind == "whisper":  # Whisper's front end: 400-point FFT, Slaney mel filters to 8 kHz
+        return torchaudio.transforms.MelSpectrogram(
+            sample_rate=config.sample_rate, n_fft=400, win_length=400, hop_length=160, f_min=0.0,
+            f_max=config.sample_rate / 2, n_mels=config.n_mels, power=2.0, center=True,
+            norm="slaney", mel_scale="slaney",
+        )
     n_fft = 1 << (win - 1).bit_length()
     return torchaudio.transforms.MelSpectrogram(
         sample_rate=config.sample_rate, n_fft=n_fft, win_length=win, hop_length=hop,
@@ -32,15 +38,23 @@ def _mel_transform(config: FeatureConfig) -> torchaudio.transforms.MelSpectrogra
 
 def num_frames(num_samples: int, config: FeatureConfig) -> int:
     """Frames that :func:`log_mel` gives for ``num_samples`` samples (centred STFT)."""
+    if config.kind == "waveform":
+        return num_samples
+    if config.kind == "whisper":
+        return num_samples // 160
     hop = int(round(config.sample_rate * config.hop_ms / 1000))
     return num_samples // hop + 1
 
 
 def log_mel(wave: np.ndarray | torch.Tensor, config: FeatureConfig = FeatureConfig()) -> torch.Tensor:
-    """Log-mel features of one ``(samples,)`` waveform.
+    """Model input features of one ``(samples,)`` waveform, of the kind ``config.kind`` names.
+
+    ``"logmel"``: natural-log mel energies, normalised per utterance if ``config.normalize`` is
+    ``"utterance"``. ``"whisper"``: Whisper's scaling (log10, floor 8 below the maximum,
+    ``(x + 4) / 4``, last frame dropped). ``"waveform"``: the samples themselves as ``(T, 1)``.
 
     Returns:
-        ``(T, F)`` float32 tensor, normalised per utterance if ``config.normalize == "utterance"``.
+        ``(T, F)`` float32 tensor.
     """
     wave = torch.as_tensor(wave, dtype=torch.float32)
     if wave.ndim != 1:
@@ -51,8 +65,14 @@ def log_mel(wave: np.ndarray | torch.Tensor, config: FeatureConfig = FeatureConf
             f"audio of {wave.numel()} samples is shorter than one {config.win_ms:g} ms analysis window; "
             "such a clip holds no speech: remove it from the manifest"
         )
+    if config.kind == "waveform":
+        return wave[:, None].clone()
     with torch.no_grad():
         mel = _mel_transform(config)(wave)                      # (F, T)
+    if config.kind == "whisper":
+        logs = torch.clamp(mel[:, :-1], min=1e-10).log10()
+        logs = torch.maximum(logs, logs.max() - 8.0)
+        return ((logs + 4.0) / 4.0).T.contiguous()
     feats = torch.log(mel + _LOG_FLOOR).T.contiguous()          # (T, F)
     if config.normalize == "utterance":
         feats = (feats - feats.mean(dim=0)) / (feats.std(dim=0) + 1e-5)

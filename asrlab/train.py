@@ -294,7 +294,7 @@ def fit(
     ckpt_file = out_path / CHECKPOINT_FILE if out_path else None
     if resume and ckpt_file is not None and ckpt_file.is_file():
         state = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        if from_dict(TrainConfig, _plain(state["train_config"])) != config:
+        if from_dict(TrainConfig, state["train_config"]) != config:
             raise CheckpointError(
                 f"{ckpt_file} was written by a run with other training settings; use another out_dir "
                 "or delete the checkpoint to start over (resume=False)."
@@ -337,7 +337,7 @@ def fit(
         nonlocal best_state, patience_left
         if dev is None:
             return False
-        result = evaluate(model, dev, DataConfig(max_frames=data.max_frames, num_workers=0), device)
+        result = evaluate(model, dev, DataConfig(max_seconds=data.max_seconds, num_workers=0), device)
         row = {"step": step, "epoch": epoch, "dev_wer": result.rates.wer, "dev_cer": result.rates.cer,
                "dev_loss": result.loss}
         history.evals.append(row)
@@ -468,15 +468,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return value
-
-
-def _plain(config: dict[str, Any]) -> dict[str, Any]:
-    config = dict(config)
-    if isinstance(config.get("specaugment"), dict):
-        from asrlab.config import SpecAugmentConfig
-
-        config["specaugment"] = SpecAugmentConfig(**config["specaugment"])
-    return config
 
 
 __all__ = ["CHECKPOINT_FILE", "ExtraLoss", "History", "StepInfo", "fit", "freeze", "unfreeze",

@@ -194,10 +194,10 @@ def test_epochs_whose_batch_count_varies_all_run(train_ds):
         if min(counts[1:]) < counts[0]:          # a later epoch is shorter than the first
             break
     else:
-        pytest.fail("no seed gives varying batch counts: adjust max_frames")
+        pytest.fail("no seed gives varying batch counts: adjust max_seconds")
     config = replace(QUICK, epochs=3, seed=seed, specaugment=None)
     with time_limit(30):
-        history = fit(tiny_model(), train_ds, config, data=DataConfig(num_workers=0, max_frames=300,
+        history = fit(tiny_model(), train_ds, config, data=DataConfig(num_workers=0, max_seconds=3.0,
                                                                        max_batch_size=8, num_buckets=1),
                       progress=False)
     assert [sum(1 for r in history.steps if r["epoch"] == e) for e in range(3)] == counts

@@ -13,7 +13,12 @@ from asrlab.models.checkpoint import LoadedModel, load_model, save_model
 
 
 def build_model(config: ModelConfig) -> CTCModel:
-    """A freshly initialised model for ``config``."""
+    """A model for ``config`` with fresh weights (pretrained wrappers: architecture only).
+
+    ``ds2`` and ``conformer`` are asrlab's own models; ``whisper`` and ``ssl`` wrap pretrained
+    encoders (their builders live in :mod:`asrlab.models.whisper` and :mod:`asrlab.models.ssl`;
+    use :func:`asrlab.models.zoo.load_pretrained` to get them with their weights).
+    """
     if config.arch == "ds2":
         from asrlab.models.ds2 import DS2Encoder
 
@@ -24,8 +29,12 @@ def build_model(config: ModelConfig) -> CTCModel:
 
         encoder = ConformerEncoder(config.n_mels, config.hidden, config.num_layers, config.num_heads,
                                    config.ffn_dim, config.kernel_size, config.conv_channels, config.dropout)
+    elif config.arch in ("whisper", "ssl"):
+        import importlib
+
+        return importlib.import_module(f"asrlab.models.{config.arch}").build(config)
     else:
-        raise ValueError(f"unknown architecture {config.arch!r}; use 'ds2' or 'conformer'")
+        raise ValueError(f"unknown architecture {config.arch!r}; use 'ds2', 'conformer', 'whisper' or 'ssl'")
     return CTCModel(encoder, config.vocab_size, config=asdict(config), dropout=config.dropout)
 
 
