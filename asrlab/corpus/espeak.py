@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import _ctypes
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -94,8 +95,8 @@ class EspeakSynthesizer:
                 "espeak-ng synthesis needs the PyPI package espeakng-loader: pip install espeakng-loader"
             ) from exc
         self._source = espeakng_loader.get_library_path()
-        self._data_path = espeakng_loader.get_data_path().encode()
         self._tmp = Path(tempfile.mkdtemp(prefix="asrlab-espeak-"))
+        self._data_path = str(english_data_dir(Path(espeakng_loader.get_data_path()), self._tmp)).encode()
         self._loads = 0
         self._fresh = fresh
         self._used = False
@@ -171,6 +172,34 @@ class EspeakSynthesizer:
         wave = np.concatenate(self._chunks).astype(np.float32) / 32768.0
         wave = trim_silence(wave, self.native_rate)
         return resample(wave, self.native_rate, sample_rate)
+
+
+def english_data_dir(source: Path, workdir: Path) -> Path:
+    """A view of espeak-ng's data folder with only English voices and asrlab's variants.
+
+    Loading a voice makes espeak-ng scan every language and variant file; a fresh library per
+    utterance would pay for that scan each time. The view (symbolic links into ``source``)
+    cuts the scan to the files asrlab uses; the speech is identical. Falls back to ``source``
+    where links cannot be made.
+    """
+    view = workdir / "espeak-ng-data"
+    try:
+        view.mkdir()
+        for item in source.iterdir():
+            if item.name in ("lang", "voices") or (item.name.endswith("_dict") and item.name != "en_dict"):
+                continue
+            os.symlink(item, view / item.name)
+        (view / "lang" / "gmw").mkdir(parents=True)
+        for item in (source / "lang" / "gmw").iterdir():
+            if item.name.startswith("en"):
+                os.symlink(item, view / "lang" / "gmw" / item.name)
+        (view / "voices" / "!v").mkdir(parents=True)
+        for name in ESPEAK_VARIANTS:
+            if (source / "voices" / "!v" / name).exists():
+                os.symlink(source / "voices" / "!v" / name, view / "voices" / "!v" / name)
+    except OSError:
+        return source
+    return view
 
 
 def trim_silence(wave: np.ndarray, sample_rate: int, keep_s: float = 0.1, threshold: float = 1e-3) -> np.ndarray:
