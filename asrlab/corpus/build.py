@@ -230,7 +230,10 @@ def _plan(spec: DomainSpec, split: str, seed: int, start: int, count: int, exclu
         while text in exclude:
             text = generator.sentence()
         voice = pool.draw(rng, piper_ok=engines["piper"], flite_ok=engines["flite"])
-        uid = f"{spec.name}-{split}-{index:06d}"
+        # the file name carries a fingerprint of what it holds, so a resumed build never reuses
+        # a file made for another text, voice or shift
+        fingerprint = stable_seed(text, repr(voice), json.dumps(spec.shift, sort_keys=True), item_seed)
+        uid = f"{spec.name}-{split}-{index:06d}-{fingerprint:08x}"
         jobs.append(UtteranceJob(uid, spec.name, split, text, voice, item_seed + 1,
                                  str(audio_dir / split / f"{uid}.wav")))
     return jobs
@@ -240,6 +243,14 @@ def _estimate_seconds(job: UtteranceJob) -> float:
     words = len(job.text.split())
     rate = job.voice.rate if isinstance(job.voice, EspeakVoice) else 170
     return 0.35 + words * 60.0 / rate
+
+
+def _remove_stale_audio(folder: Path, keep: set[str]) -> None:
+    """Delete WAV files of an earlier recipe that the new manifest no longer lists."""
+    keep = {os.path.abspath(p) for p in keep}
+    for path in folder.glob("*.wav"):
+        if os.path.abspath(path) not in keep:
+            path.unlink()
 
 
 # --------------------------------------------------------------------------- building
@@ -357,6 +368,7 @@ class CorpusBuilder:
             utts = self._render_split(pool, spec, split, held_out, domain_dir / "audio")
             write_manifest(manifest, utts)
             manifest.with_suffix(".recipe.json").write_text(json.dumps(recipe, indent=1))
+            _remove_stale_audio(domain_dir / "audio" / split, {u.audio for u in utts})
             held_out |= {u.text for u in utts}
             summary.rendered += len(utts)
             summary.splits.append(SplitSummary(spec.name, split, len(utts), total_minutes(utts),
