@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 SIZE=${SIZE:-smoke}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # see asrlab/__init__.py
 STAMP="$VENV/.asrlab-installed"
 
 system_packages() {

@@ -6,7 +6,13 @@ submodules are loaded on first use, so ``import asrlab`` stays fast and free of 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# With 2 CPU cores, OpenMP threads that spin while waiting make torch 3-10x slower whenever any
+# other process (a DataLoader worker, a corpus build) needs a core. Sleeping waits cost little
+# and avoid that. Effective only if asrlab is imported before torch (the CLI and notebooks do).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

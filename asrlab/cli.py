@@ -71,6 +71,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrain(args: argparse.Namespace) -> int:
+    from asrlab.pretrain import pretrain
+
+    card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
+                    progress=not args.quiet)
+    print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
+    return 0
+
+
 def _manifests(args: argparse.Namespace) -> list[Path]:
     if args.manifest:
         return [Path(m) for m in args.manifest]
@@ -173,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_train)
+
+    pretrain = sub.add_parser("pretrain", help="train asrlab's source model and export it with a model card")
+    pretrain.add_argument("--corpus", required=True, type=Path, help="a corpus built with --size full")
+    pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
+                          help="checkpoints; a killed run resumes from here")
+    pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
+    pretrain.add_argument("--epochs", type=int)
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--quiet", action="store_true")
+    pretrain.set_defaults(func=_pretrain)
 
     evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
     evaluate.add_argument("--model", required=True, help="model file, run folder or model name")

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torchaudio
 
-from asrlab.config import ModelConfig
+from asrlab.config import ModelConfig, from_dict
 from asrlab.errors import CheckpointError, MissingDependencyError
 from asrlab.models import build_model, load_model, save_model
 from asrlab.models.ssl import (BUNDLES, SSLEncoder, asr_head_rows, bundle_info, freeze_feature_encoder,
@@ -50,7 +50,8 @@ def bundle_file_state(model: torch.nn.Module, extra_aux_rows: int = 0) -> dict[s
     ``weight_v``, and (ASR bundles) fairseq's unused output rows 1-3 still in the output layer."""
     state = {}
     for key, value in model.state_dict().items():
-        key = key.replace("parametrizations.weight.original0", "weight_g").replace("parametrizations.weight.original1", "weight_v")
+        key = key.replace("parametrizations.weight.original0", "weight_g")
+        key = key.replace("parametrizations.weight.original1", "weight_v")
         state[key] = value.clone()
     if extra_aux_rows:
         for key in ("aux.weight", "aux.bias"):
@@ -130,8 +131,9 @@ def test_offline_without_the_file_is_one_clear_error(hub):
 @pytest.mark.parametrize("model_type", ["Wav2Vec2", "WavLM"])
 def test_infer_params_rebuilds_the_factory_arguments(model_type):
     changed = {"encoder_layer_norm_first": True, "extractor_mode": "layer_norm", "extractor_conv_bias": True}
+    params = TINY_WAVLM if model_type == "WavLM" else TINY
     for changes in ({}, changed, {"aux_num_out": 29}):
-        assert infer_params(tiny(model_type, **changes)) == (model_type, {**(TINY_WAVLM if model_type == "WavLM" else TINY), **changes})
+        assert infer_params(tiny(model_type, **changes)) == (model_type, {**params, **changes})
 
 
 def test_ctc_model_shapes_lengths_layers_and_frozen_feature_encoder():
@@ -172,7 +174,14 @@ def test_training_step_leaves_the_frozen_feature_encoder_alone():
     assert all(p.grad is None for p in model.encoder.model.feature_extractor.parameters())
     assert model.head.weight.grad is not None
     assert model.encoder.model.encoder.transformer.layers[0].attention.q_proj.weight.grad.abs().sum() > 0
-    freeze_feature_encoder(model.encoder)                                # also takes an SSLEncoder
+
+    unfrozen = ssl_ctc_model(tiny(seed=2), freeze_feature_encoder=False).train()
+    log_probs, out_lens = unfrozen(feats, lengths)
+    torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, out_lens, torch.tensor([2, 2])).backward()
+    first = unfrozen.encoder.model.feature_extractor.conv_layers[0]
+    assert first.conv.weight.grad.abs().sum() > 0 and first.layer_norm.weight.grad.abs().sum() > 0
+    freeze_feature_encoder(unfrozen.encoder)                             # also takes an SSLEncoder
+    assert not first.conv.weight.requires_grad
 
 
 @pytest.mark.parametrize("model_type", ["Wav2Vec2", "WavLM"])
@@ -245,7 +254,6 @@ def test_save_load_round_trip_gives_identical_outputs(hub, tmp_path):
     loaded.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(feats, lengths)[0], model(feats, lengths)[0], atol=0, rtol=0)
-    config = ModelConfig(**{**model.config, "options": model.config["options"]})
-    assert isinstance(build_model(config).encoder, SSLEncoder)
+    assert isinstance(build_model(from_dict(ModelConfig, model.config)).encoder, SSLEncoder)
     with pytest.raises(ValueError, match="options"):
         build_model(ModelConfig(arch="ssl"))

@@ -389,7 +389,7 @@ def _vocabulary(model: "Whisper") -> list[str]:
 
     tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
     tokens = [f"<|token{i}|>" for i in range(model.dims.n_vocab)]
-    for name, index in tokenizer.encoding._special_tokens.items():
+    for name, index in tokenizer.special_tokens.items():
         if index < len(tokens):
             tokens[index] = name
     return tokens

@@ -240,25 +240,22 @@ def infer_params(model: Wav2Vec2Model) -> tuple[str, dict[str, Any]]:
 def masked_group_norm(x: torch.Tensor, lengths: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
     """``norm(x)`` with statistics over each utterance's first ``lengths`` frames only.
 
+    Runs ``norm`` on each utterance's valid frames (torch's fused kernel) into a zero tensor:
+    about 1.5 times the time of one batched GroupNorm, a few percent of the convolutions.
+
     Args:
         x: ``(B, C, T)`` padded batch.
         lengths: ``(B,)`` valid frames.
-        norm: the GroupNorm whose groups, ``eps`` and affine parameters to use.
+        norm: the GroupNorm to apply.
 
     Returns:
-        ``(B, C, T)``; on valid frames equal to ``norm`` applied to each unpadded utterance.
+        ``(B, C, T)``: ``norm`` of each unpadded utterance, zero past ``lengths``.
     """
-    batch, channels, time = x.shape
-    groups = norm.num_groups
-    valid = lengths_to_mask(lengths, time)[:, None, None, :].to(x.dtype)      # (B, 1, 1, T)
-    xg = x.reshape(batch, groups, channels // groups, time)
-    count = (lengths.clamp(min=1) * (channels // groups)).to(x.dtype)[:, None, None, None]
-    mean = (xg * valid).sum(dim=(2, 3), keepdim=True) / count
-    var = (((xg - mean) * valid) ** 2).sum(dim=(2, 3), keepdim=True) / count
-    y = ((xg - mean) * torch.rsqrt(var + norm.eps)).reshape(batch, channels, time)
-    if norm.affine:
-        y = y * norm.weight[None, :, None] + norm.bias[None, :, None]
-    return y
+    out = torch.zeros_like(x)
+    for i, n in enumerate(lengths.tolist()):
+        if n > 0:
+            out[i, :, :n] = norm(x[i:i + 1, :, :n])[0]
+    return out
 
 
 def _conv_lengths(lengths: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
@@ -317,9 +314,10 @@ class SSLEncoder(Encoder):
         """The convolutional feature encoder: ``(B, T)`` samples -> ``(B, T', C)`` and ``(B,)`` frames.
 
         Runs batched, as torchaudio does, except that a GroupNorm (the first layer of the base
-        models) takes its statistics over valid frames only (:func:`masked_group_norm`). Every
-        other operation is per frame or a convolution whose valid outputs read valid samples
-        only, so padding cannot reach valid frames. Under ``torch.no_grad`` when frozen.
+        models) takes its statistics over valid frames only (:func:`masked_group_norm`, one
+        small call per utterance on that layer only). Every other operation is per frame or a
+        convolution whose valid outputs read valid samples only, so padding cannot reach valid
+        frames. Under ``torch.no_grad`` when frozen.
         """
         fe = self.model.feature_extractor
         frozen = not any(p.requires_grad for p in fe.parameters())
@@ -487,7 +485,8 @@ def ssl_ctc_model(name_or_model: str | nn.Module, vocab_size: int = 29, freeze_f
             raise ValueError("asr_head=True needs an ASR-fine-tuned model with known labels, such as "
                              "'wav2vec2_asr_base_960h'")
         if vocab_size != len(CharVocabulary()):
-            raise ValueError(f"asr_head=True maps onto asrlab's {len(CharVocabulary())} symbols; got vocab_size={vocab_size}")
+            raise ValueError(f"asr_head=True maps onto asrlab's {len(CharVocabulary())} symbols; "
+                             f"got vocab_size={vocab_size}")
         if len(labels) != aux.out_features:
             raise ValueError(f"{len(labels)} labels for an output layer of {aux.out_features} rows")
     factory_params["aux_num_out"] = None

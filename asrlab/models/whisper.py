@@ -171,7 +171,7 @@ def load_whisper_pt(path: str | os.PathLike, device: str | torch.device = "cpu")
     except TypeError as exc:
         raise CheckpointError(f"{path}: bad Whisper dimensions {checkpoint['dims']}: {exc}") from exc
     model = _whisper_from_state(dims, checkpoint["model_state_dict"], str(path), device)
-    dump = whisper._ALIGNMENT_HEADS.get(path.stem)
+    dump = getattr(whisper, "_ALIGNMENT_HEADS", {}).get(path.stem)
     if dump is not None:
         model.set_alignment_heads(dump)
     return model
@@ -266,7 +266,8 @@ def zero_shot_transcribe(model: "whisper.model.Whisper", waves: Sequence[np.ndar
     Args:
         model: a ``whisper.model.Whisper``.
         waves: ``(samples,)`` float waveforms at 16 kHz.
-        beam_size: beam width, or ``None`` for greedy decoding.
+        beam_size: beam width, or ``None`` for greedy decoding (beam search decodes one
+            utterance at a time).
         language: the spoken language (English-only models accept only ``"en"``).
         batch_size: utterances decoded together.
 
@@ -282,6 +283,10 @@ def zero_shot_transcribe(model: "whisper.model.Whisper", waves: Sequence[np.ndar
     fp16 = device.type == "cuda"
     options = whisper.DecodingOptions(task="transcribe", language=language, without_timestamps=True,
                                       beam_size=beam_size, fp16=fp16)
+    if beam_size is not None and beam_size > 1:
+        # openai-whisper 20250625's beam search fails on batches of more than one utterance
+        # (cross-attention caches are not repeated per beam: openai/whisper PR #2197).
+        batch_size = 1
     texts: list[str | None] = [None] * len(waves)
     short = [i for i, w in enumerate(waves) if len(w) <= WHISPER_WINDOW_SAMPLES]
     model.eval()

@@ -1,0 +1,154 @@
+"""``asrlab pretrain``: train asrlab's source model and export it with a model card.
+
+The source model is the starting point of every transfer-learning chapter: a conv + BiGRU CTC
+model trained on the full source domain (clean speech, many voices, three synthesisers). One
+command reproduces it; the recipe (corpus seed and size, model, training and batching settings)
+is recorded in the card next to the measured error rates, the time it took and on what.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
+from asrlab.corpus.build import load_summary
+from asrlab.corpus.domains import DOMAINS
+from asrlab.models import build_model, count_parameters, save_model
+from asrlab.recipes import evaluate_manifests, make_dataset
+from asrlab.train import fit
+
+SOURCE_MODEL_NAME = "asrlab-source"
+#: The shipped source model's settings.
+SOURCE_MODEL = ModelConfig(arch="ds2", hidden=256, num_layers=3, conv_channels=32, dropout=0.15)
+SOURCE_TRAIN = TrainConfig(epochs=8, lr=1.5e-3, warmup_steps=200, checkpoint_every=25,
+                           early_stop_patience=3, specaugment=SpecAugmentConfig(), seed=0)
+SOURCE_DATA = DataConfig(max_seconds=120.0, max_batch_size=96, num_workers=0)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def machine_description() -> dict[str, Any]:
+    """CPU/GPU, cores and library versions, for model cards and results."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+            "processor": platform.processor() or platform.machine(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, split: str = "test") -> dict[str, Any]:
+    """WER/CER of a model on every domain's ``split`` manifest found in ``corpus``."""
+    manifests = [Path(corpus) / d / f"{split}.jsonl" for d in DOMAINS]
+    result = evaluate_manifests(model_path, [m for m in manifests if m.is_file()])
+    return {name: r.as_dict() for name, r in result.domains.items()}
+
+
+def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
+             epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
+
+    Args:
+        corpus: a corpus folder built with ``asrlab corpus build --size full``.
+        run_dir: checkpoints (a killed run resumes from here).
+        export: the model file to write; the card goes beside it as ``.json`` and ``.md``.
+        epochs: override the recipe's epochs.
+        seed: training seed.
+
+    Returns:
+        The model card as a dict.
+    """
+    corpus = Path(corpus)
+    source = corpus / "source"
+    train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs)
+    features = FeatureConfig(n_mels=SOURCE_MODEL.n_mels)
+    train_set = make_dataset([source / "train.jsonl"], features)
+    dev_set = make_dataset([source / "dev.jsonl"], features)
+    torch.manual_seed(seed)
+    model = build_model(SOURCE_MODEL)
+    started = time.perf_counter()
+    history = fit(model, train_set, train_config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
+    summary = load_summary(corpus)
+    export = Path(export)
+    recipe = {
+        "corpus": {"size": summary["size"], "seed": summary["seed"], "engines": summary.get("engines", {}),
+                   "train_minutes": sum(s["minutes"] for s in summary["splits"]
+                                        if s["domain"] == "source" and s["split"] == "train"),
+                   "command": f"asrlab corpus build --out DIR --size {summary['size']} --seed {summary['seed']}"},
+        "model": asdict(SOURCE_MODEL), "train": asdict(train_config), "data": asdict(SOURCE_DATA),
+        "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else ""),
+    }
+    save_model(export, model, features, train_set.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
+    card = {
+        "name": SOURCE_MODEL_NAME,
+        "architecture": "DeepSpeech2-style: 2 conv layers (time stride 2) + 3 BiGRU layers (256 units per "
+                        "direction) + linear CTC head over 29 characters",
+        "parameters": count_parameters(model),
+        "file": export.name, "file_bytes": export.stat().st_size, "sha256": sha256_of(export),
+        "recipe": recipe,
+        "training": {"steps": len(history.steps), "best_dev_wer": history.best_dev_wer,
+                     "best_step": history.best_step, "seconds": round(history.seconds, 1),
+                     "wall_seconds_this_session": round(time.perf_counter() - started, 1),
+                     "audio_seconds_per_second": round(history.audio_seconds_per_second, 1),
+                     "resumed_from_step": history.resumed_from_step, "machine": machine_description(),
+                     "dev_curve": history.evals},
+        "test": evaluate_domains(export, corpus, "test"),
+        "smoke_test": smoke_test_rates(export),
+    }
+    write_card(export, card)
+    return card
+
+
+def smoke_test_rates(model_path: str | os.PathLike, seed: int = 0) -> dict[str, Any]:
+    """WER/CER on the smoke-size source test set, rebuilt from scratch (the tests do the same)."""
+    from asrlab.corpus.build import build_corpus
+
+    with tempfile.TemporaryDirectory(prefix="asrlab-smoke-") as tmp:
+        summary = build_corpus(tmp, "smoke", ["source"], seed=seed, progress=False)
+        result = evaluate_manifests(model_path, [Path(tmp) / "source" / "test.jsonl"])
+    return {**result.rates.as_dict(), "seed": seed, "engines": summary.engines}
+
+
+def write_card(export: Path, card: dict[str, Any]) -> None:
+    """Write the card as JSON (for code) and Markdown (for people) beside the model file."""
+    export.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    t = card["training"]
+    lines = [
+        f"# Model card: {card['name']}", "",
+        f"- Architecture: {card['architecture']}",
+        f"- Parameters: {card['parameters']:,}",
+        f"- File: `{card['file']}`, {card['file_bytes'] / 1e6:.1f} MB, sha256 `{card['sha256']}`",
+        f"- Training data: the `source` domain of the offline corpus, {card['recipe']['corpus']['train_minutes']:.0f} "
+        f"minutes (`{card['recipe']['corpus']['command']}`; engines: "
+        f"{', '.join(k for k, v in card['recipe']['corpus']['engines'].items() if v)})",
+        f"- Recipe: `{card['recipe']['command']}` (settings in the JSON card)",
+        f"- Training: {t['steps']} steps, {t['seconds'] / 60:.0f} minutes at {t['audio_seconds_per_second']:.0f} "
+        f"audio-s/s on {t['machine']['cpus']} CPU cores ({t['machine']['processor']}, torch {t['machine']['torch']})"
+        + (f", GPU {t['machine']['gpu']}" if t['machine']['gpu'] else ""),
+        f"- Best dev WER (source): {100 * (t['best_dev_wer'] or float('nan')):.1f}% at step {t['best_step']}",
+        "", "## Test error rates (greedy decoding)", "",
+        "| domain | WER % | CER % | utterances |", "|---|---:|---:|---:|",
+    ]
+    for domain, r in card["test"].items():
+        lines.append(f"| {domain} | {100 * r['wer']:.1f} | {100 * r['cer']:.1f} | {r['utterances']} |")
+    if "smoke_test" in card:
+        s = card["smoke_test"]
+        lines += ["", f"On the smoke-size source test set (`asrlab corpus build --size smoke --seed 0`), "
+                      f"which the tests rebuild: WER {100 * s['wer']:.1f}%, CER {100 * s['cer']:.1f}%."]
+    lines += ["", "Intended use: the starting point for the course's transfer-learning experiments. "
+                  "It has only heard synthetic speech; expect high error rates on real recordings."]
+    export.with_suffix(".md").write_text("\n".join(lines) + "\n")
