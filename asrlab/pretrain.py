@@ -28,10 +28,11 @@ from asrlab.train import fit
 
 SOURCE_MODEL_NAME = "asrlab-source"
 #: The shipped source model's settings.
-SOURCE_MODEL = ModelConfig(arch="ds2", hidden=256, num_layers=3, conv_channels=32, dropout=0.15)
-SOURCE_TRAIN = TrainConfig(epochs=8, lr=1.5e-3, warmup_steps=200, checkpoint_every=25,
-                           early_stop_patience=3, specaugment=SpecAugmentConfig(), seed=0)
-SOURCE_DATA = DataConfig(max_seconds=120.0, max_batch_size=96, num_workers=0)
+SOURCE_MODEL = ModelConfig(arch="ds2", hidden=192, num_layers=3, conv_channels=32, dropout=0.1)
+SOURCE_TRAIN = TrainConfig(epochs=4, lr=2e-3, warmup_steps=150, checkpoint_every=25, early_stop_patience=3,
+                           specaugment=SpecAugmentConfig(freq_masks=2, freq_width=10, time_masks=2, time_width=25),
+                           seed=0)
+SOURCE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -95,8 +96,8 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     save_model(export, model, features, train_set.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
     card = {
         "name": SOURCE_MODEL_NAME,
-        "architecture": "DeepSpeech2-style: 2 conv layers (time stride 2) + 3 BiGRU layers (256 units per "
-                        "direction) + linear CTC head over 29 characters",
+        "architecture": f"DeepSpeech2-style: 2 conv layers (time stride 2) + {SOURCE_MODEL.num_layers} BiGRU "
+                        f"layers ({SOURCE_MODEL.hidden} units per direction) + linear CTC head over 29 characters",
         "parameters": count_parameters(model),
         "file": export.name, "file_bytes": export.stat().st_size, "sha256": sha256_of(export),
         "recipe": recipe,
