@@ -140,6 +140,28 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pretrained_list(args: argparse.Namespace) -> int:
+    from asrlab.models.zoo import format_list
+
+    print(format_list())
+    return 0
+
+
+def _pretrained_table(args: argparse.Namespace) -> int:
+    from asrlab.recipes import domain_gap_table
+
+    table = domain_gap_table(args.corpus, args.models, args.split, None if args.limit == 0 else args.limit)
+    table["command"] = "asrlab " + " ".join(sys.argv[1:])
+    if args.save:
+        from asrlab.report import save_json
+
+        save_json(args.save, table)
+    from asrlab.report import render_domain_gap
+
+    print(render_domain_gap(table))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asrlab", description=__doc__)
@@ -192,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--quiet", action="store_true")
     pretrain.set_defaults(func=_pretrain)
+
+    pretrained = sub.add_parser("pretrained", help="the pretrained models").add_subparsers(
+        dest="pretrained_command", required=True)
+    plist = pretrained.add_parser("list", help="what exists, what is available offline here, size, licence")
+    plist.set_defaults(func=_pretrained_list)
+    ptable = pretrained.add_parser("table", help="every available model on every domain: the domain-gap table")
+    ptable.add_argument("--corpus", required=True, type=Path)
+    ptable.add_argument("--models", nargs="+", help="default: every available model with a trained head")
+    ptable.add_argument("--split", default="test")
+    ptable.add_argument("--limit", type=int, default=60, help="utterances per domain (0: all)")
+    ptable.add_argument("--save", type=Path, help="write the table as JSON here")
+    ptable.set_defaults(func=_pretrained_table)
 
     evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
     evaluate.add_argument("--model", required=True, help="model file, run folder or model name")

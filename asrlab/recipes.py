@@ -31,8 +31,11 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
 }
 
 
-def feature_cache(features: FeatureConfig = FeatureConfig()) -> FeatureCache:
-    """The shared on-disk feature cache under the data folder (``$ASRLAB_DATA/cache``)."""
+def feature_cache(features: FeatureConfig = FeatureConfig()) -> FeatureCache | None:
+    """The shared on-disk feature cache under the data folder (``$ASRLAB_DATA/cache``); None for
+    raw waveforms (reading the WAV is as fast as reading a cache)."""
+    if features.kind == "waveform":
+        return None
     return FeatureCache(data_dir() / "cache" / "features", features)
 
 
@@ -49,14 +52,51 @@ def make_dataset(paths: Sequence[str | os.PathLike], features: FeatureConfig = F
                          labelled=labelled, on_bad=on_bad)  # type: ignore[arg-type]
 
 
-def resolve_model(name_or_path: str | os.PathLike) -> LoadedModel:
-    """Load a model from a file or run folder (named pretrained models come with the model zoo)."""
+def resolve_model(name_or_path: str | os.PathLike):
+    """A model file, a run folder written by ``asrlab train``, or a pretrained model's name.
+
+    Returns:
+        A :class:`~asrlab.models.LoadedModel`, or a :class:`~asrlab.models.zoo.ZeroShotModel`
+        for models that decode with their own decoder (Whisper).
+    """
+    from asrlab.models.zoo import get_entry, list_pretrained, load_pretrained
+
     path = Path(name_or_path)
     if path.exists():
         return load_model(path)
+    names = [e.name for e in list_pretrained()]
+    if str(name_or_path) in names:
+        if get_entry(str(name_or_path)).kind == "encoder":
+            raise ValueError(f"{name_or_path} has an untrained CTC head: fine-tune it before evaluating "
+                             "(asrlab.models.zoo.load_pretrained gives the model)")
+        return load_pretrained(str(name_or_path))
     raise FileNotFoundError(
-        f"no model file or folder at {name_or_path!r}: pass a model.pt, or a folder written by `asrlab train`"
+        f"no model file, run folder or pretrained model called {name_or_path!r}: pass a model.pt, a folder "
+        f"written by `asrlab train`, or one of {', '.join(names)}"
     )
+
+
+def evaluate_zero_shot(model, dataset: SpeechDataset, batch_size: int = 8) -> EvalResult:
+    """Score a :class:`~asrlab.models.zoo.ZeroShotModel` on a dataset (references and hypotheses
+    normalised by the model's own normaliser)."""
+    import time
+
+    from asrlab.audio import load_audio
+    from asrlab.metrics import error_rates, per_domain
+
+    refs, hyps, seconds, audio = [], [], 0.0, 0.0
+    for start in range(0, len(dataset), batch_size):
+        utts = dataset.utterances[start:start + batch_size]
+        waves = [load_audio(u.audio) for u in utts]
+        began = time.perf_counter()
+        texts = model.transcribe(waves)
+        seconds += time.perf_counter() - began
+        audio += sum(len(w) for w in waves) / 16000
+        refs += [model.normalize(u.text) or u.text for u in utts]
+        hyps += [model.normalize(t) for t in texts]
+    domains = [u.domain for u in dataset.utterances]
+    return EvalResult(error_rates(refs, hyps), per_domain(refs, hyps, domains), [u.id for u in dataset.utterances],
+                      refs, hyps, domains, float("nan"), seconds, audio)
 
 
 def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None = None,
@@ -81,22 +121,37 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
     return history, Path(out_dir)
 
 
-def evaluate_manifests(model: str | os.PathLike | LoadedModel, manifests: Sequence[str | os.PathLike],
-                       device: str | None = None) -> EvalResult:
-    """Greedy WER/CER of a model (file, folder or loaded) on manifests, per domain too."""
-    loaded = model if isinstance(model, LoadedModel) else resolve_model(model)
-    dataset = make_dataset(manifests, loaded.features, loaded.vocab)
+def evaluate_manifests(model, manifests: Sequence[str | os.PathLike], device: str | None = None,
+                       limit: int | None = None) -> EvalResult:
+    """WER/CER of a model (file, folder, pretrained name, or loaded) on manifests, per domain too.
+
+    Args:
+        limit: score only the first ``limit`` utterances of each manifest (a fixed subset).
+    """
+    from asrlab.models.zoo import ZeroShotModel
+
+    loaded = model if isinstance(model, (LoadedModel, ZeroShotModel)) else resolve_model(model)
+    utterances = [u for m in manifests for u in read_manifest(m)[:limit]]
+    if isinstance(loaded, ZeroShotModel):
+        dataset = SpeechDataset(utterances, CharVocabulary(), FeatureConfig(kind="waveform"), labelled=True)
+        return evaluate_zero_shot(loaded, dataset)
+    dataset = SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
+                            subsampling=loaded.model.subsampling)
     target = pick_device(device)
     loaded.model.to(target)
     return evaluate(loaded.model, dataset, DataConfig(num_workers=0), target)
 
 
 @torch.no_grad()
-def transcribe_files(model: str | os.PathLike | LoadedModel, audio: Sequence[str | os.PathLike]) -> list[str]:
-    """Greedy transcripts of audio files, one at a time."""
+def transcribe_files(model, audio: Sequence[str | os.PathLike]) -> list[str]:
+    """Transcripts of audio files (greedy CTC, or the model's own decoding for Whisper)."""
+    from asrlab.audio import load_audio
     from asrlab.decode import greedy_decode
+    from asrlab.models.zoo import ZeroShotModel
 
-    loaded = model if isinstance(model, LoadedModel) else resolve_model(model)
+    loaded = model if isinstance(model, (LoadedModel, ZeroShotModel)) else resolve_model(model)
+    if isinstance(loaded, ZeroShotModel):
+        return loaded.transcribe([load_audio(p) for p in audio])
     loaded.model.eval()
     texts = []
     for path in audio:
@@ -104,3 +159,33 @@ def transcribe_files(model: str | os.PathLike | LoadedModel, audio: Sequence[str
         log_probs, lengths = loaded.model(feats, torch.tensor([feats.shape[1]]))
         texts.extend(greedy_decode(log_probs, lengths, loaded.vocab))
     return texts
+
+
+def domain_gap_table(corpus: str | os.PathLike, models: Sequence[str] | None = None, split: str = "test",
+                     limit: int | None = 60) -> dict[str, object]:
+    """Every available pretrained model (or ``models``) on every domain's ``split``.
+
+    Returns:
+        ``{"models": {name: {domain: {"wer", "cer", "utterances", ...}}}, "limit": ..., "split": ...}``;
+        models that are not available here are listed under ``"unavailable"`` with the reason.
+    """
+    from asrlab.corpus.domains import DOMAINS
+    from asrlab.models.zoo import list_pretrained
+
+    manifests = [Path(corpus) / d / f"{split}.jsonl" for d in DOMAINS]
+    manifests = [m for m in manifests if m.is_file()]
+    if not manifests:
+        raise FileNotFoundError(f"no {split}.jsonl manifests under {corpus}: build the corpus first")
+    table: dict[str, dict] = {}
+    unavailable: dict[str, str] = {}
+    for entry in list_pretrained():
+        if (models and entry.name not in models) or (not models and entry.kind == "encoder"):
+            continue
+        ok, why = entry.availability()
+        if not ok:
+            unavailable[entry.name] = why
+            continue
+        result = evaluate_manifests(entry.name, manifests, limit=limit)
+        table[entry.name] = {d: r.as_dict() for d, r in result.domains.items()}
+        table[entry.name]["_rtf"] = {"rtf": result.real_time_factor}
+    return {"models": table, "unavailable": unavailable, "split": split, "limit": limit}

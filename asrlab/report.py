@@ -83,10 +83,33 @@ def render_domain_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_domain_gap(data: dict[str, Any]) -> str:
+    """Models as rows, domains as columns, WER % (CER % in brackets)."""
+    models = data["models"]
+    domains: list[str] = []
+    for rows in models.values():
+        domains += [d for d in rows if not d.startswith("_") and d not in domains]
+    lines = ["| model | " + " | ".join(domains) + " |", "|---|" + "---:|" * len(domains)]
+    for name, rows in models.items():
+        cells = [f"{100 * rows[d]['wer']:.1f} ({100 * rows[d]['cer']:.1f})" if d in rows else "-" for d in domains]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    limit = data.get("limit")
+    lines.append(f"\nWER % (CER %) on the {data['split']} split"
+                 + (f", first {limit} utterances of each domain" if limit else "") + ". Whisper's scores use "
+                 "Whisper's English normaliser on references and hypotheses (it writes digits); the CTC models "
+                 "are scored on asrlab's normalised text.")
+    for name, why in data.get("unavailable", {}).items():
+        lines.append(f"Not available offline here: {name} ({why}).")
+    if "command" in data:
+        lines.append(f"Command: `{data['command']}`.")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
     "course-smoke": ("course-smoke.json", render_domain_table),
+    "domain-gap": ("domain-gap.json", render_domain_gap),
 }
 
 
