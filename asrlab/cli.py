@@ -1,4 +1,5 @@
-"""The ``asrlab`` command: corpus building, training, evaluation, transcription, benchmarks."""
+"""The ``asrlab`` command: corpus building, training, evaluation, transcription, benchmarks,
+notebooks."""
 from __future__ import annotations
 
 import argparse
@@ -162,6 +163,18 @@ def _pretrained_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notebooks_run(args: argparse.Namespace) -> int:
+    from asrlab.notebooks import run_notebooks
+    from asrlab.utils import smoke_mode
+
+    smoke = args.smoke or smoke_mode()
+    print(f"running notebooks in {'smoke' if smoke else 'full'} mode; executed copies in {args.out}")
+    runs = run_notebooks(args.names, args.out, smoke, args.timeout,
+                         report=lambda run: print(f"{run.name}: ok in {run.seconds:.1f} s", flush=True))
+    print(f"{len(runs)} notebooks in {sum(r.seconds for r in runs):.1f} s")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asrlab", description=__doc__)
@@ -246,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a smaller, faster measurement")
     bench.add_argument("--save", type=Path, help="also write the result as JSON here")
     bench.set_defaults(func=_bench)
+
+    notebooks = sub.add_parser("notebooks", help="the course notebooks").add_subparsers(
+        dest="notebooks_command", required=True)
+    nbrun = notebooks.add_parser("run", help="execute the notebooks headless, in order, timing each")
+    nbrun.add_argument("names", nargs="*", help="notebooks to run (01, 01_data_prep...); default: all")
+    nbrun.add_argument("--smoke", action="store_true", help="ASRLAB_SMOKE=1 in the kernel (also when set here)")
+    nbrun.add_argument("--out", type=Path, default=Path("data/notebooks"), help="where executed copies go")
+    nbrun.add_argument("--timeout", type=int, default=3600, help="seconds one cell may take")
+    nbrun.set_defaults(func=_notebooks_run)
 
     report = sub.add_parser("report", help="rewrite the README's generated tables from results/*.json")
     report.add_argument("--readme", type=Path, default=Path("README.md"))

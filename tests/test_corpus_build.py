@@ -107,3 +107,17 @@ def test_unknown_domain_and_size_are_rejected(tmp_path: Path) -> None:
         build_corpus(tmp_path, "smoke", ["martian"], progress=False)
     with pytest.raises(ValueError, match="smoke"):
         build_module.CorpusBuilder(tmp_path, "huge")  # type: ignore[arg-type]
+
+
+def test_a_changed_recipe_never_reuses_audio_made_for_another_voice(tmp_path: Path, monkeypatch) -> None:
+    build_corpus(tmp_path, "smoke", ["commands"], seed=5, workers=1, progress=False)
+    before = {u.audio: u for u in read_manifest(tmp_path / "commands" / "dev.jsonl")}
+    monkeypatch.setattr(build_module, "flite_available", lambda: not build_module.flite_available())
+    monkeypatch.setattr(build_module, "piper_available", lambda: False)
+    build_corpus(tmp_path, "smoke", ["commands"], seed=5, workers=1, progress=False)
+    after = read_manifest(tmp_path / "commands" / "dev.jsonl")
+    for utt in after:  # a file kept from the first build must hold the same text and voice
+        if utt.audio in before:
+            assert (before[utt.audio].text, before[utt.audio].extra["voice"]) == (utt.text, utt.extra["voice"])
+    listed = {Path(u.audio).name for u in after}
+    assert {p.name for p in (tmp_path / "commands" / "audio" / "dev").glob("*.wav")} == listed

@@ -1,0 +1,208 @@
+"""Figures for the notebooks: every function returns a :class:`matplotlib.figure.Figure`.
+
+Figures are built with the object-oriented API (``Figure()``, not ``pyplot``), so nothing here
+touches global plotting state or shows anything: a notebook displays a returned figure by
+ending a cell with it, and :func:`save_figure` writes one as a PNG under ``figures/``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from asrlab.analysis import spectrogram_db, words
+from asrlab.config import FeatureConfig
+from asrlab.manifest import Utterance
+from asrlab.utils import project_root
+
+__all__ = ["domain_gallery", "compare_spectrograms", "length_histograms", "scatter_2d", "save_figure"]
+
+_SPEC_FLOOR_DB = -80.0  # spectrograms show 80 dB of dynamic range
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _as_wave(wave: np.ndarray, who: str) -> np.ndarray:
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+        raise ValueError(f"{who} expects (samples,) waveforms, got shape {wave.shape}")
+    return wave
+
+
+def _show_spectrogram(ax, wave: np.ndarray, sample_rate: int):
+    freqs, times, power_db = spectrogram_db(wave, sample_rate)
+    return ax.pcolormesh(times, freqs / 1000.0, power_db, vmin=_SPEC_FLOOR_DB, vmax=0.0,
+                         shading="auto", cmap="magma", rasterized=True)
+
+
+def domain_gallery(examples: Mapping[str, np.ndarray], sample_rate: int = 16_000,
+                   features: FeatureConfig = FeatureConfig(normalize="none")) -> Figure:
+    """One column per domain: waveform, spectrogram and log-mel features of one utterance.
+
+    Spectrograms share one colour scale (0 dB is each utterance's loudest bin) and so do the
+    log-mel panels, so that band limits, noise floors and reverberant smearing compare at a glance.
+
+    Args:
+        examples: domain name -> ``(samples,)`` waveform at ``sample_rate``.
+        sample_rate: the waveforms' rate in Hz.
+        features: log-mel settings; the default leaves them unnormalised, so level differences show.
+
+    Returns:
+        A figure with 3 rows and ``len(examples)`` columns.
+    """
+    from asrlab.features import log_mel
+
+    if not examples:
+        raise ValueError("domain_gallery needs at least one example")
+    waves = {name: _as_wave(w, "domain_gallery") for name, w in examples.items()}
+    mels = {name: log_mel(w, features).numpy().T for name, w in waves.items()}  # (F, T)
+    stacked = np.concatenate([m.ravel() for m in mels.values()])
+    mel_lo, mel_hi = np.percentile(stacked, [1, 99.5])
+    fig = Figure(figsize=(3.0 * len(waves), 6.5), layout="constrained")
+    axes = fig.subplots(3, len(waves), squeeze=False, sharey="row")
+    for col, (name, wave) in enumerate(waves.items()):
+        times = np.arange(wave.size) / sample_rate
+        axes[0, col].plot(times, wave, linewidth=0.4, color="tab:blue")
+        axes[0, col].set_title(name)
+        axes[0, col].set_ylim(-1.0, 1.0)
+        spec = _show_spectrogram(axes[1, col], wave, sample_rate)
+        mel = axes[2, col].imshow(mels[name], origin="lower", aspect="auto", cmap="viridis",
+                                  vmin=mel_lo, vmax=mel_hi, extent=(0, wave.size / sample_rate, 0, mels[name].shape[0]))
+        axes[2, col].set_xlabel("time (s)")
+    axes[0, 0].set_ylabel("amplitude")
+    axes[1, 0].set_ylabel("frequency (kHz)")
+    axes[2, 0].set_ylabel("mel bin")
+    fig.colorbar(spec, ax=axes[1, :], label="dB", shrink=0.9)
+    fig.colorbar(mel, ax=axes[2, :], label="log energy", shrink=0.9)
+    return fig
+
+
+def compare_spectrograms(panels: Mapping[str, np.ndarray], sample_rate: int = 16_000,
+                         title: str | None = None, ncols: int | None = None) -> Figure:
+    """Spectrograms side by side on one colour scale: a clean signal and its shifted versions.
+
+    A 1-D value is a waveform, shown as its power spectrogram (dB, 0-``sample_rate/2`` Hz); a 2-D
+    value is a ``(frames, bins)`` feature matrix (e.g. log-mel before and after SpecAugment),
+    shown as is. Panels of each kind share one colour scale.
+
+    Args:
+        panels: panel title -> ``(samples,)`` waveform or ``(frames, bins)`` features.
+        sample_rate: the waveforms' rate in Hz.
+        title: a title over the whole figure.
+        ncols: panels per row (default: all in one row).
+
+    Returns:
+        The figure.
+    """
+    if not panels:
+        raise ValueError("compare_spectrograms needs at least one panel")
+    arrays = {name: np.asarray(value, dtype=np.float32) for name, value in panels.items()}
+    bad = {name: a.shape for name, a in arrays.items() if a.ndim not in (1, 2) or a.size == 0}
+    if bad:
+        raise ValueError(f"compare_spectrograms: panels must be (samples,) or (frames, bins) arrays, got {bad}")
+    matrices = [a for a in arrays.values() if a.ndim == 2]
+    lo, hi = np.percentile(np.concatenate([m.ravel() for m in matrices]), [1, 99.5]) if matrices else (0, 1)
+    ncols = min(ncols or len(arrays), len(arrays))
+    nrows = -(-len(arrays) // ncols)
+    fig = Figure(figsize=(3.6 * ncols, 3.0 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (name, array) in zip(axes, arrays.items()):
+        if array.ndim == 1:
+            image = _show_spectrogram(ax, array, sample_rate)
+            ax.set_ylabel("frequency (kHz)")
+            ax.set_xlabel("time (s)")
+        else:
+            image = ax.imshow(array.T, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi)
+            ax.set_ylabel("bin")
+            ax.set_xlabel("frame")
+        ax.set_title(name)
+        fig.colorbar(image, ax=ax, shrink=0.85)
+    for ax in axes[len(arrays):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def length_histograms(utterances: Mapping[str, Sequence[Utterance]], bins: int = 20) -> Figure:
+    """Histograms of utterance duration and of words per utterance, one outline per domain.
+
+    Args:
+        utterances: domain name -> its utterances.
+        bins: histogram bins, shared by all domains.
+
+    Returns:
+        A figure with two panels: duration (s) and words per utterance.
+    """
+    if not utterances or not any(utterances.values()):
+        raise ValueError("length_histograms needs at least one domain with utterances")
+    durations = {d: np.array([u.duration for u in utts]) for d, utts in utterances.items() if utts}
+    counts = {d: np.array([len(words(u.text)) for u in utts]) for d, utts in utterances.items() if utts}
+    fig = Figure(figsize=(11.0, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for ax, values, label in ((left, durations, "duration (s)"), (right, counts, "words per utterance")):
+        edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+        for domain, v in values.items():
+            ax.hist(v, bins=edges, histtype="step", linewidth=1.5, label=domain, density=True)
+        ax.set_xlabel(label)
+        ax.set_ylabel("density")
+    right.legend(fontsize="small", frameon=False)
+    return fig
+
+
+def scatter_2d(points: np.ndarray, labels: Sequence[str], title: str = "") -> Figure:
+    """A 2-D scatter plot with one colour (and legend entry) per label.
+
+    Args:
+        points: ``(N, 2)`` coordinates, e.g. from :func:`asrlab.analysis.embed_2d`.
+        labels: N labels; colours follow the order labels first appear in.
+        title: the axes' title.
+
+    Returns:
+        The figure.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    labels = [str(label) for label in labels]
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"scatter_2d expects (N, 2) points, got shape {points.shape}")
+    if len(labels) != points.shape[0]:
+        raise ValueError(f"scatter_2d got {points.shape[0]} points but {len(labels)} labels")
+    fig = Figure(figsize=(6.5, 5.0), layout="constrained")
+    ax = fig.subplots()
+    names = list(dict.fromkeys(labels))
+    colours = [f"C{i % 10}" for i in range(len(names))]
+    array = np.array(labels)
+    for name, colour in zip(names, colours):
+        chosen = points[array == name]
+        ax.scatter(chosen[:, 0], chosen[:, 1], s=14, color=colour, label=name, alpha=0.8, linewidths=0)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize="small", frameon=False, loc="best", markerscale=1.5)
+    return fig
+
+
+def save_figure(fig: Figure, name: str, folder: str | os.PathLike | None = None, dpi: int = 110) -> Path:
+    """Write ``fig`` as ``<folder>/<name>.png`` (default folder: ``<project root>/figures``).
+
+    Args:
+        fig: the figure.
+        name: a file name without folders, e.g. ``"01_domains"`` (``.png`` is added if missing).
+        folder: where to write; created if needed.
+        dpi: resolution.
+
+    Returns:
+        The path written.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"figure name {name!r} must be a plain file name (letters, digits, _ . -)")
+    folder = Path(folder) if folder is not None else project_root() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name if name.endswith(".png") else f"{name}.png")
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=dpi, metadata={"Software": None})  # no version stamp: stable bytes
+    os.replace(tmp, path)
+    return path
