@@ -19,6 +19,7 @@ CARD = SOURCE_MODEL_FILE.with_suffix(".json")
 SAME_ENGINES_TOLERANCE = 0.005
 #: ...and when this machine lacks an engine the card's corpus had (other voices in the set).
 OTHER_ENGINES_TOLERANCE = 0.10
+pytestmark = pytest.mark.skipif(not SOURCE_MODEL_FILE.is_file(), reason="TEMPORARY until the first model is committed")
 
 
 @pytest.fixture(scope="module")
