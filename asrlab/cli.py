@@ -81,6 +81,19 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from asrlab.finetune import finetune_manifests
+
+    result = finetune_manifests(args.init, args.train, args.regime, args.out, dev=args.dev, epochs=args.epochs,
+                                lr=args.lr, seed=args.seed, k=args.k, layer_decay=args.layer_decay,
+                                l2sp_alpha=args.l2sp_alpha, progress=not args.quiet)
+    best = result.history.best_dev_wer
+    print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
+          f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
+          + (f", best dev WER {100 * best:.1f}%" if best is not None else "") + f"; model: {args.out / 'model.pt'}")
+    return 0
+
+
 def _manifests(args: argparse.Namespace) -> list[Path]:
     if args.manifest:
         return [Path(m) for m in args.manifest]
@@ -239,6 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     ptable.add_argument("--limit", type=int, default=60, help="utterances per domain (0: all)")
     ptable.add_argument("--save", type=Path, help="write the table as JSON here")
     ptable.set_defaults(func=_pretrained_table)
+
+    finetune = sub.add_parser("finetune", help="fine-tune a pretrained model on a target domain")
+    finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
+    finetune.add_argument("--train", required=True, type=Path, nargs="+")
+    finetune.add_argument("--dev", type=Path, nargs="+")
+    finetune.add_argument("--regime", required=True, choices=("scratch", "head", "top-k", "full", "layerwise", "l2sp"))
+    finetune.add_argument("--out", required=True, type=Path)
+    finetune.add_argument("--epochs", type=int, default=10)
+    finetune.add_argument("--lr", type=float, default=1e-3)
+    finetune.add_argument("--k", type=int, default=2, help="blocks trained by top-k")
+    finetune.add_argument("--layer-decay", type=float, default=0.5, help="learning-rate factor per block (layerwise)")
+    finetune.add_argument("--l2sp-alpha", type=float, default=1e-2, help="pull towards the pretrained weights (l2sp)")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--quiet", action="store_true")
+    finetune.set_defaults(func=_finetune)
 
     evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
     evaluate.add_argument("--model", required=True, help="model file, run folder or model name")

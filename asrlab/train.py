@@ -218,6 +218,7 @@ def fit(
     out_dir: str | os.PathLike | None = None,
     param_groups: Sequence[dict[str, Any]] | None = None,
     extra_loss: ExtraLoss | None = None,
+    regularizer: Callable[[CTCModel], torch.Tensor] | None = None,
     extra_data: SpeechDataset | None = None,
     extra_modules: nn.Module | None = None,
     callbacks: Sequence[Callback] = (),
@@ -240,6 +241,8 @@ def fit(
         extra_loss: an :class:`ExtraLoss` added to the CTC loss each step.
         extra_data: data for ``extra_loss`` (unlabelled is fine), batched on its own.
         extra_modules: modules the extra loss trains (e.g. a domain discriminator).
+        regularizer: a penalty on the model's parameters added to the loss every step (e.g.
+            L2-SP, :func:`asrlab.finetune.l2sp_penalty`), logged as ``"reg"``.
         callbacks: functions ``(event, state)`` called on ``"step"``, ``"eval"`` and ``"epoch"``.
         progress: show a tqdm progress bar (notebook or terminal).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
@@ -390,6 +393,10 @@ def fit(
                              blank=train.vocab.blank, reduction="mean", zero_infinity=False)
             _check_finite(ctc, batch, "CTC")
             loss = ctc if extra is None else ctc + extra.float()
+            if regularizer is not None:
+                reg = regularizer(model)
+                logs = {**logs, "reg": float(reg.detach())}
+                loss = loss + reg
             _check_finite(loss, batch, "total")
             scaler.scale(loss / config.grad_accum).backward()
             micro += 1

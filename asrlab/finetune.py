@@ -1,0 +1,134 @@
+"""Fine-tuning regimes: from a pretrained CTC model to a target domain.
+
+Each regime decides what trains and how fast:
+
+* ``scratch``: the same architecture with fresh weights (the no-transfer baseline);
+* ``head``: a new output layer, everything else frozen;
+* ``top-k``: the top ``k`` encoder blocks and the head train, the rest is frozen;
+* ``full``: everything trains at one learning rate;
+* ``layerwise``: everything trains, the learning rate shrinking by ``layer_decay`` per block
+  below the head;
+* ``l2sp``: everything trains, with a penalty pulling the encoder towards its pretrained
+  weights (L2-SP, Li et al. 2018), which limits forgetting.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import torch
+from torch import nn
+
+from asrlab.config import DataConfig, ModelConfig, TrainConfig, from_dict
+from asrlab.models import build_model, count_parameters
+from asrlab.models.base import CTCModel
+from asrlab.models.checkpoint import LoadedModel
+from asrlab.train import History, fit, layerwise_param_groups, train_top_k, unfreeze
+
+Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
+REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp")
+
+
+def l2sp_penalty(model: CTCModel, alpha: float, beta: float = 0.0) -> Callable[[CTCModel], torch.Tensor]:
+    """The L2-SP regulariser for ``model``, anchored at its current (pretrained) weights.
+
+    ``alpha / 2 * ||w_enc - w_enc^0||^2 + beta / 2 * ||w_head||^2``: the encoder is pulled towards
+    where it started; the head, which is new to the task, gets a plain L2 penalty.
+
+    Returns:
+        A function of the model giving the scalar penalty (for ``fit(regularizer=...)``).
+    """
+    anchor = {name: p.detach().clone() for name, p in model.encoder.named_parameters()}
+
+    def penalty(current: CTCModel) -> torch.Tensor:
+        total = torch.zeros((), device=next(current.parameters()).device)
+        for name, p in current.encoder.named_parameters():
+            if p.requires_grad:
+                total = total + (p - anchor[name].to(p.device)).pow(2).sum()
+        head = sum(p.pow(2).sum() for p in current.head.parameters())
+        return 0.5 * alpha * total + 0.5 * beta * head
+
+    return penalty
+
+
+def reset_head(model: CTCModel) -> CTCModel:
+    """Replace the output layer with a freshly initialised one of the same shape."""
+    model.head = nn.Linear(model.head.in_features, model.head.out_features).to(model.head.weight.device)
+    return model
+
+
+@dataclass
+class FinetuneResult:
+    """What a fine-tuning run produced."""
+
+    regime: str
+    model: CTCModel
+    history: History
+    trainable_parameters: int
+    total_parameters: int
+    seconds: float
+    out_dir: Path | None
+
+
+def prepare(init: CTCModel, regime: Regime, *, k: int = 2, lr: float = 1e-3, layer_decay: float = 0.5,
+            l2sp_alpha: float = 1e-2, seed: int = 0) -> tuple[CTCModel, list[dict[str, Any]] | None,
+                                                           Callable[[CTCModel], torch.Tensor] | None]:
+    """A copy of ``init`` set up for ``regime``: (model, parameter groups or None, regulariser or None)."""
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; choose one of {', '.join(REGIMES)}")
+    if regime == "scratch":
+        torch.manual_seed(seed)
+        model = build_model(from_dict(ModelConfig, init.config))
+        return model, None, None
+    model = copy.deepcopy(init)
+    unfreeze(model)
+    if regime == "head":
+        torch.manual_seed(seed)
+        reset_head(model)
+        train_top_k(model, 0)
+    elif regime == "top-k":
+        train_top_k(model, k)
+    elif regime == "layerwise":
+        return model, layerwise_param_groups(model, lr, layer_decay), None
+    elif regime == "l2sp":
+        return model, None, l2sp_penalty(model, l2sp_alpha)
+    return model, None, None
+
+
+def finetune(init: LoadedModel, train: Any, regime: Regime, config: TrainConfig, *, dev: Any = None,
+             data: DataConfig = DataConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
+             k: int = 2, layer_decay: float = 0.5, l2sp_alpha: float = 1e-2, progress: bool = False) -> FinetuneResult:
+    """Fine-tune a copy of ``init.model`` on ``train`` (a SpeechDataset) with one regime.
+
+    The pretrained model itself is left untouched. With ``out_dir`` the result is written as
+    ``out_dir/model.pt`` (loadable by ``asrlab eval --model out_dir``) and the run resumes.
+    """
+    model, groups, regularizer = prepare(init.model, regime, k=k, lr=config.lr, layer_decay=layer_decay,
+                                         l2sp_alpha=l2sp_alpha, seed=config.seed)
+    started = time.perf_counter()
+    history = fit(model, train, config, data=data, dev=dev, out_dir=out_dir, param_groups=groups,
+                  regularizer=regularizer, progress=progress, meta={"regime": regime, "init": init.meta.get("name")})
+    return FinetuneResult(regime, model, history, count_parameters(model, trainable_only=True),
+                          count_parameters(model), time.perf_counter() - started,
+                          Path(out_dir) if out_dir is not None else None)
+
+
+def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLike], regime: Regime,
+                       out_dir: str | os.PathLike, dev: Sequence[str | os.PathLike] | None = None,
+                       epochs: int = 10, lr: float = 1e-3, seed: int = 0, k: int = 2, layer_decay: float = 0.5,
+                       l2sp_alpha: float = 1e-2, progress: bool = True) -> FinetuneResult:
+    """``asrlab finetune``: fine-tune a model file, run folder or pretrained name on manifests."""
+    from asrlab.recipes import make_dataset, resolve_model
+
+    loaded = resolve_model(init)
+    if not isinstance(loaded, LoadedModel):
+        raise ValueError(f"{init} decodes with its own decoder; fine-tune its CTC variant (e.g. whisper-tiny.en-ctc)")
+    train_set = make_dataset(train, loaded.features, loaded.vocab)
+    dev_set = make_dataset(dev, loaded.features, loaded.vocab) if dev else None
+    config = replace(TrainConfig(), epochs=epochs, lr=lr, seed=seed, warmup_steps=50, checkpoint_every=50)
+    return finetune(loaded, train_set, regime, config, dev=dev_set, out_dir=out_dir, k=k,
+                    layer_decay=layer_decay, l2sp_alpha=l2sp_alpha, progress=progress)
