@@ -24,7 +24,7 @@ from asrlab.utils import data_dir, pick_device
 
 #: Model, training and batching settings for the two sizes of every run.
 PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
-    "smoke": (ModelConfig().smoke(), TrainConfig(epochs=8, lr=3e-3, warmup_steps=10),
+    "smoke": (ModelConfig().smoke(), TrainConfig(epochs=20, lr=3e-3, warmup_steps=10),
               DataConfig(max_seconds=120.0, num_workers=0)),
     "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
              DataConfig(max_seconds=240.0, num_workers=1)),

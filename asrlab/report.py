@@ -68,9 +68,12 @@ def render_corpus(data: dict[str, Any]) -> str:
         speakers = f"{cells.get('train', {}).get('speakers', '-')}/{cells.get('test', {}).get('speakers', '-')}"
         lines.append(f"| {domain} | {minutes} | {count} | {speakers} |")
     rate = data.get("utterances_per_second")
+    engines = ", ".join(k for k, v in data.get("engines", {}).items() if v)
     lines.append(f"\nBuilt with `asrlab corpus build --out data/corpus-full --size full --save "
-                 f"results/corpus-full.json`" + (f" at {rate:.0f} utterances/s end to end on "
-                                                  f"{data.get('cpus', '?')} CPU cores." if rate else "."))
+                 f"results/corpus-full.json` (engines: {engines})" + (
+                     f" at {rate:.0f} utterances/s end to end on {data.get('cpus', '?')} CPU cores, all engines "
+                     "included (Piper and flite are far slower than espeak-ng; `asrlab bench` measures "
+                     "espeak-ng alone)." if rate else "."))
     return "\n".join(lines)
 
 
