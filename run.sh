@@ -37,7 +37,9 @@ setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV" 2>/dev/null || {
       echo "[asrlab] python3 -m venv failed (Debian: apt-get install python3-venv); trying virtualenv"
-      "$PYTHON" -m pip install -q --user virtualenv && "$PYTHON" -m virtualenv -q "$VENV"; }
+      { "$PYTHON" -m pip install -q --user virtualenv 2>/dev/null \
+        || "$PYTHON" -m pip install -q --user --break-system-packages virtualenv; } \
+        && "$PYTHON" -m virtualenv -q "$VENV"; }
   fi
   if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
