@@ -60,7 +60,8 @@ def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, s
 
 
 def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
-             epochs: int | None = None, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+             epochs: int | None = None, seed: int = 0, progress: bool = True,
+             init: str | os.PathLike | None = None, lr: float | None = None) -> dict[str, Any]:
     """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
 
     Args:
@@ -69,18 +70,32 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         export: the model file to write; the card goes beside it as ``.json`` and ``.md``.
         epochs: override the recipe's epochs.
         seed: training seed.
+        init: continue from this model file (a second stage with a fresh learning-rate
+            schedule); its card's stages are carried into the new card.
+        lr: override the recipe's peak learning rate.
 
     Returns:
         The model card as a dict.
     """
     corpus = Path(corpus)
     source = corpus / "source"
-    train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs)
+    train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr)
+    previous: list[dict[str, Any]] = []
+    if init is not None:
+        old_card = Path(init).with_suffix(".json")
+        if old_card.is_file():
+            card_data = json.loads(old_card.read_text())
+            previous = card_data.get("stages", []) + [{"recipe": card_data["recipe"], "training": card_data["training"]}]
     features = FeatureConfig(n_mels=SOURCE_MODEL.n_mels)
     train_set = make_dataset([source / "train.jsonl"], features)
     dev_set = make_dataset([source / "dev.jsonl"], features)
     torch.manual_seed(seed)
-    model = build_model(SOURCE_MODEL)
+    if init is not None:
+        from asrlab.models import load_model
+
+        model = load_model(init, config=SOURCE_MODEL).model
+    else:
+        model = build_model(SOURCE_MODEL)
     started = time.perf_counter()
     history = fit(model, train_set, train_config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
     summary = load_summary(corpus)
@@ -91,7 +106,8 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
                                         if s["domain"] == "source" and s["split"] == "train"),
                    "command": f"asrlab corpus build --out DIR --size {summary['size']} --seed {summary['seed']}"},
         "model": asdict(SOURCE_MODEL), "train": asdict(train_config), "data": asdict(SOURCE_DATA),
-        "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else ""),
+        "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else "")
+                   + (f" --lr {lr}" if lr else "") + (" --init PREVIOUS_STAGE.pt" if init else ""),
     }
     save_model(export, model, features, train_set.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
     card = {
@@ -107,6 +123,7 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
                      "audio_seconds_per_second": round(history.audio_seconds_per_second, 1),
                      "resumed_from_step": history.resumed_from_step, "machine": machine_description(),
                      "dev_curve": history.evals},
+        "stages": previous,
         "test": evaluate_domains(export, corpus, "test"),
         "smoke_test": smoke_test_rates(export),
     }
@@ -141,6 +158,8 @@ def write_card(export: Path, card: dict[str, Any]) -> None:
         f"audio-s/s on {t['machine']['cpus']} CPU cores ({t['machine']['processor']}, torch {t['machine']['torch']})"
         + (f", GPU {t['machine']['gpu']}" if t['machine']['gpu'] else ""),
         f"- Best dev WER (source): {100 * (t['best_dev_wer'] or float('nan')):.1f}% at step {t['best_step']}",
+        *[f"- Earlier stage {i + 1}: `{st['recipe']['command']}`, {st['training']['steps']} steps, "
+          f"{st['training']['seconds'] / 60:.0f} minutes" for i, st in enumerate(card.get("stages", []))],
         "", "## Test error rates (greedy decoding)", "",
         "| domain | WER % | CER % | utterances |", "|---|---:|---:|---:|",
     ]
