@@ -65,7 +65,11 @@ course() {
 
 run_tests() {
   setup
-  ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q "$@"
+  if [ "$#" -gt 0 ]; then ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q "$@"; return; fi
+  # unit tests, then every notebook executed in smoke mode (outputs are not stored, so
+  # --nbval-lax: every cell must run, and the notebooks' own assertions do the checking)
+  ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q tests/
+  ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q --nbval-lax notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg
 }
 
 case "${1:-}" in

@@ -213,7 +213,7 @@ def spectrogram_db(wave: np.ndarray, sample_rate: int = 16_000, n_fft: int = 512
     if wave.ndim != 1 or wave.size < n_fft:
         raise ValueError(f"spectrogram_db needs a (samples,) waveform of at least {n_fft} samples, "
                          f"got shape {wave.shape}")
-    freqs, times, spec = stft(wave, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=None)
+    freqs, times, spec = stft(wave, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop)  # frames centred, from t=0
     power = np.abs(spec) ** 2
     power_db = 10.0 * np.log10(np.maximum(power, 1e-20) / max(float(power.max()), 1e-20))
     return freqs, times, np.maximum(power_db, -100.0).astype(np.float32)

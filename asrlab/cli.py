@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="notebooks_command", required=True)
     nbrun = notebooks.add_parser("run", help="execute the notebooks headless, in order, timing each")
     nbrun.add_argument("names", nargs="*", help="notebooks to run (01, 01_data_prep...); default: all")
-    nbrun.add_argument("--smoke", action="store_true", help="ASRLAB_SMOKE=1 in the kernel (also when set here)")
+    nbrun.add_argument("--smoke", action="store_true",
+                       help="ASRLAB_SMOKE=1 in the kernel (the default when ASRLAB_SMOKE=1 is set here)")
     nbrun.add_argument("--out", type=Path, default=Path("data/notebooks"), help="where executed copies go")
     nbrun.add_argument("--timeout", type=int, default=3600, help="seconds one cell may take")
     nbrun.set_defaults(func=_notebooks_run)
