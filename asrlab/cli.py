@@ -76,7 +76,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from asrlab.pretrain import pretrain
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
-                    progress=not args.quiet, init=args.init, lr=args.lr)
+                    progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment)
     print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
     return 0
 
@@ -239,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--epochs", type=int)
     pretrain.add_argument("--lr", type=float)
     pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
+    pretrain.add_argument("--no-specaugment", action="store_true", help="train without SpecAugment")
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.add_argument("--quiet", action="store_true")
     pretrain.set_defaults(func=_pretrain)

@@ -61,7 +61,8 @@ def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, s
 
 def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
              epochs: int | None = None, seed: int = 0, progress: bool = True,
-             init: str | os.PathLike | None = None, lr: float | None = None) -> dict[str, Any]:
+             init: str | os.PathLike | None = None, lr: float | None = None,
+             specaugment: bool = True) -> dict[str, Any]:
     """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
 
     Args:
@@ -73,13 +74,15 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         init: continue from this model file (a second stage with a fresh learning-rate
             schedule); its card's stages are carried into the new card.
         lr: override the recipe's peak learning rate.
+        specaugment: False trains without SpecAugment (e.g. a last stage that fits the data).
 
     Returns:
         The model card as a dict.
     """
     corpus = Path(corpus)
     source = corpus / "source"
-    train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr)
+    train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr,
+                           specaugment=SOURCE_TRAIN.specaugment if specaugment else None)
     previous: list[dict[str, Any]] = []
     if init is not None:
         old_card = Path(init).with_suffix(".json")
@@ -107,7 +110,8 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
                    "command": f"asrlab corpus build --out DIR --size {summary['size']} --seed {summary['seed']}"},
         "model": asdict(SOURCE_MODEL), "train": asdict(train_config), "data": asdict(SOURCE_DATA),
         "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else "")
-                   + (f" --lr {lr}" if lr else "") + (" --init PREVIOUS_STAGE.pt" if init else ""),
+                   + (f" --lr {lr}" if lr else "") + (" --init PREVIOUS_STAGE.pt" if init else "")
+                   + ("" if specaugment else " --no-specaugment"),
     }
     save_model(export, model, features, train_set.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
     card = {
