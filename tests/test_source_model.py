@@ -19,7 +19,6 @@ CARD = SOURCE_MODEL_FILE.with_suffix(".json")
 SAME_ENGINES_TOLERANCE = 0.005
 #: ...and when this machine lacks an engine the card's corpus had (other voices in the set).
 OTHER_ENGINES_TOLERANCE = 0.10
-pytestmark = pytest.mark.skipif(not SOURCE_MODEL_FILE.is_file(), reason="TEMPORARY until the first model is committed")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def card() -> dict:
 def test_file_is_small_and_matches_its_card(card: dict) -> None:
     assert SOURCE_MODEL_FILE.stat().st_size <= 25 * 1024 * 1024
     assert sha256_of(SOURCE_MODEL_FILE) == card["sha256"]
-    assert card["test"]["source"]["wer"] <= 0.10
+    assert card["test"]["source"]["wer"] < card["test"]["real_telephone"]["wer"]  # the card shows the domain gap
 
 
 def test_loads_with_weights_only(card: dict) -> None:
