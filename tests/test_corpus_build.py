@@ -112,7 +112,8 @@ def test_unknown_domain_and_size_are_rejected(tmp_path: Path) -> None:
 def test_a_changed_recipe_never_reuses_audio_made_for_another_voice(tmp_path: Path, monkeypatch) -> None:
     build_corpus(tmp_path, "smoke", ["commands"], seed=5, workers=1, progress=False)
     before = {u.audio: u for u in read_manifest(tmp_path / "commands" / "dev.jsonl")}
-    monkeypatch.setattr(build_module, "flite_available", lambda: not build_module.flite_available())
+    flite_here = build_module.flite_available()
+    monkeypatch.setattr(build_module, "flite_available", lambda: not flite_here)
     monkeypatch.setattr(build_module, "piper_available", lambda: False)
     build_corpus(tmp_path, "smoke", ["commands"], seed=5, workers=1, progress=False)
     after = read_manifest(tmp_path / "commands" / "dev.jsonl")
