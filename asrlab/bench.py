@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
-from asrlab.corpus.build import CorpusBuilder, UtteranceJob, _plan, render
+from asrlab.corpus.build import CorpusBuilder, UtteranceJob, plan_jobs, render
 from asrlab.corpus.domains import get_domain
-from asrlab.datasets import SpeechDataset, collate
+from asrlab.datasets import SpeechDataset, audio_seconds, collate
 from asrlab.evaluate import evaluate
 from asrlab.features import FeatureCache
 from asrlab.manifest import Utterance
@@ -39,9 +39,9 @@ def bench_synthesis(out_dir: Path, count: int, seed: int = 0) -> tuple[list[Utte
     """Render ``count`` accent-domain utterances with a fresh worker pool; (utterances, utt/s)."""
     spec = get_domain("accent")
     builder = CorpusBuilder(out_dir, "smoke", seed, progress=False)
-    jobs: list[UtteranceJob] = _plan(spec, "train", seed, 0, count, set(), builder.engines, out_dir / "audio")
+    jobs: list[UtteranceJob] = plan_jobs(spec, "train", seed, 0, count, set(), builder.engines, out_dir / "audio")
     start = time.perf_counter()
-    with builder._pool({}) as pool:
+    with builder.worker_pool({}) as pool:
         durations = list(pool.imap(render, jobs, chunksize=8))
     seconds = time.perf_counter() - start
     utts = [Utterance(j.path, j.text, d, j.domain, j.voice.speaker_id, "train") for j, d in zip(jobs, durations)]
@@ -58,7 +58,6 @@ def bench_naive_training(dataset: SpeechDataset, model_config: ModelConfig, seco
     model = build_model(model_config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, collate_fn=collate, num_workers=0)
-    fps = dataset.features.frames_per_second
     audio, start = 0.0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for batch in loader:
@@ -67,7 +66,7 @@ def bench_naive_training(dataset: SpeechDataset, model_config: ModelConfig, seco
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            audio += float(batch.feat_lens.sum()) / fps
+            audio += audio_seconds(batch, dataset.features)
             if time.perf_counter() - start >= seconds:
                 break
     return audio / (time.perf_counter() - start)

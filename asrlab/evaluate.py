@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from asrlab.config import DataConfig
-from asrlab.datasets import SpeechDataset, make_loader
+from asrlab.datasets import SpeechDataset, audio_seconds, make_loader
 from asrlab.decode import greedy_decode
 from asrlab.metrics import ErrorRates, error_rates, per_domain
 from asrlab.models.base import CTCModel
@@ -59,7 +59,6 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
     hyps: dict[int, str] = {}
     loss_sum, seconds, audio = 0.0, 0.0, 0.0
     position = 0
-    fps = dataset.features.frames_per_second
     for batch in loader:
         start = time.perf_counter()
         batch = batch.to(torch.device(device))
@@ -70,7 +69,7 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
             loss = F.ctc_loss(log_probs.transpose(0, 1), batch.tokens, out_lens, batch.token_lens,
                               blank=dataset.vocab.blank, reduction="sum", zero_infinity=True)
             loss_sum += float(loss)
-        audio += float(batch.feat_lens.sum()) / fps
+        audio += audio_seconds(batch, dataset.features)
         for text in texts:
             hyps[order[position]] = text
             position += 1

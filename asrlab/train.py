@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from asrlab.config import DataConfig, TrainConfig, from_dict
-from asrlab.datasets import Batch, SpeechDataset, collate, make_loader
+from asrlab.datasets import Batch, SpeechDataset, audio_seconds, make_loader
 from asrlab.errors import CheckpointError
 from asrlab.evaluate import evaluate
 from asrlab.features import SpecAugment
@@ -357,7 +357,6 @@ def fit(
     bar = tqdm(total=total_steps, initial=step, desc="train", unit="step",
                disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
     start_time = time.perf_counter() - history.seconds
-    fps = train.features.frames_per_second
     model.train()
     if augment is not None:
         augment.train()
@@ -401,7 +400,7 @@ def fit(
             scaler.scale(loss / config.grad_accum).backward()
             micro += 1
             batch_in_epoch += 1
-            history.audio_seconds += float(batch.feat_lens.sum()) / fps * world
+            history.audio_seconds += audio_seconds(batch, train.features) * world
             for key, value in {"loss": loss.item(), "ctc": ctc.item(), **logs}.items():
                 running[key] = running.get(key, 0.0) + float(value)
             last_of_epoch = batch_in_epoch >= epoch_size
@@ -478,4 +477,4 @@ def _jsonable(value: Any) -> Any:
 
 
 __all__ = ["CHECKPOINT_FILE", "ExtraLoss", "History", "StepInfo", "fit", "freeze", "unfreeze",
-           "layerwise_param_groups", "train_top_k", "trainable_parameters", "collate"]
+           "layerwise_param_groups", "train_top_k", "trainable_parameters"]

@@ -215,7 +215,7 @@ def _split_is_current(manifest: Path, recipe: dict[str, Any]) -> bool:
         return False
 
 
-def _plan(spec: DomainSpec, split: str, seed: int, start: int, count: int, exclude: set[str],
+def plan_jobs(spec: DomainSpec, split: str, seed: int, start: int, count: int, exclude: set[str],
           engines: dict[str, bool], audio_dir: Path) -> list[UtteranceJob]:
     """Jobs ``start .. start+count-1`` of a split; each depends only on (seed, domain, split, index)."""
     from asrlab.corpus.textgen import SentenceGenerator
@@ -295,7 +295,7 @@ class CorpusBuilder:
                     pending = self._pending_splits(spec, summary)
                     if pending:
                         if pool is None:  # one pool for the whole build: workers start once
-                            pool = self._pool(self._shifts(specs))
+                            pool = self.worker_pool(self._shifts(specs))
                         self._build_synthetic(spec, pending, pool, summary)
                 except MissingDependencyError as exc:
                     summary.missing[spec.name] = str(exc)
@@ -325,7 +325,8 @@ class CorpusBuilder:
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, path)
 
-    def _pool(self, shifts: dict[str, Any]):
+    def worker_pool(self, shifts: dict[str, Any]):
+        """A pool of spawned workers that render jobs with ``shifts`` (domain name -> transform)."""
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         context = mp.get_context("spawn")
@@ -385,12 +386,12 @@ class CorpusBuilder:
         while done_seconds < target:
             remaining = target - done_seconds
             if mean is None:
-                sample = _plan(spec, split, self.seed, 0, 32, exclude, self.engines, audio_dir)
+                sample = plan_jobs(spec, split, self.seed, 0, 32, exclude, self.engines, audio_dir)
                 mean = sum(map(_estimate_seconds, sample)) / len(sample)
             per_job = mean
             # aim a little short, then top up with the measured mean: few rounds, small overshoot
             count = max(1, math.ceil(0.9 * remaining / per_job))
-            jobs = _plan(spec, split, self.seed, len(utts), count, exclude, self.engines, audio_dir)
+            jobs = plan_jobs(spec, split, self.seed, len(utts), count, exclude, self.engines, audio_dir)
             for job, duration in zip(jobs, pool.imap(render, jobs, chunksize=4)):
                 utts.append(Utterance(
                     job.path, job.text, round(duration, 4), spec.name, job.voice.speaker_id, split,
