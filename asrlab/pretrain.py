@@ -22,9 +22,10 @@ import torch
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
-from asrlab.models import build_model, count_parameters, save_model
+from asrlab.models import build_model, count_parameters, load_model, save_model
+from asrlab.parallel import run_data_parallel
 from asrlab.recipes import evaluate_manifests, make_dataset
-from asrlab.train import fit
+from asrlab.train import History, fit
 
 SOURCE_MODEL_NAME = "asrlab-source"
 #: The shipped source model's settings.
@@ -62,7 +63,7 @@ def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, s
 def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
              epochs: int | None = None, seed: int = 0, progress: bool = True,
              init: str | os.PathLike | None = None, lr: float | None = None,
-             specaugment: bool = True) -> dict[str, Any]:
+             specaugment: bool = True, processes: int = 1) -> dict[str, Any]:
     """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
 
     Args:
@@ -75,6 +76,9 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
             schedule); its card's stages are carried into the new card.
         lr: override the recipe's peak learning rate.
         specaugment: False trains without SpecAugment (e.g. a last stage that fits the data).
+        processes: data-parallel CPU processes of one thread each (:mod:`asrlab.parallel`);
+            2 trains about 1.4x faster than 1 on a 2-core machine. Each process takes batches of
+            the recipe's size, so the effective batch grows with ``processes``.
 
     Returns:
         The model card as a dict.
@@ -90,17 +94,12 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
             card_data = json.loads(old_card.read_text())
             previous = card_data.get("stages", []) + [{"recipe": card_data["recipe"], "training": card_data["training"]}]
     features = FeatureConfig(n_mels=SOURCE_MODEL.n_mels)
-    train_set = make_dataset([source / "train.jsonl"], features)
-    dev_set = make_dataset([source / "dev.jsonl"], features)
-    torch.manual_seed(seed)
-    if init is not None:
-        from asrlab.models import load_model
-
-        model = load_model(init, config=SOURCE_MODEL).model
-    else:
-        model = build_model(SOURCE_MODEL)
     started = time.perf_counter()
-    history = fit(model, train_set, train_config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
+    history = History.from_dict(run_data_parallel(
+        _train_source, (source, features, None if init is None else str(init), train_config, str(run_dir), progress),
+        processes=processes))
+    trained = load_model(Path(run_dir) / "model.pt", config=SOURCE_MODEL)
+    model = trained.model
     summary = load_summary(corpus)
     export = Path(export)
     recipe = {
@@ -111,9 +110,11 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         "model": asdict(SOURCE_MODEL), "train": asdict(train_config), "data": asdict(SOURCE_DATA),
         "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else "")
                    + (f" --lr {lr}" if lr else "") + (" --init PREVIOUS_STAGE.pt" if init else "")
-                   + ("" if specaugment else " --no-specaugment"),
+                   + ("" if specaugment else " --no-specaugment")
+                   + (f" --processes {processes}" if processes > 1 else ""),
+        "processes": processes,
     }
-    save_model(export, model, features, train_set.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
+    save_model(export, model, features, trained.vocab, meta={"name": SOURCE_MODEL_NAME, "recipe": recipe})
     card = {
         "name": SOURCE_MODEL_NAME,
         "architecture": f"DeepSpeech2-style: 2 conv layers (time stride 2) + {SOURCE_MODEL.num_layers} BiGRU "
@@ -133,6 +134,21 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     }
     write_card(export, card)
     return card
+
+
+def _train_source(source: Path, features: FeatureConfig, init: str | None, config: TrainConfig, run_dir: str,
+                  progress: bool) -> dict[str, Any]:
+    """One training stage on ``source/train.jsonl`` (dev: ``source/dev.jsonl``); returns the history.
+
+    Module-level so that :func:`asrlab.parallel.run_data_parallel` can run it in each process;
+    rank 0 writes ``run_dir/model.pt`` (the best dev state).
+    """
+    train_set = make_dataset([source / "train.jsonl"], features)
+    dev_set = make_dataset([source / "dev.jsonl"], features)
+    torch.manual_seed(config.seed)
+    model = load_model(init, config=SOURCE_MODEL).model if init is not None else build_model(SOURCE_MODEL)
+    history = fit(model, train_set, config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
+    return history.to_dict()
 
 
 def smoke_test_rates(model_path: str | os.PathLike, seed: int = 0) -> dict[str, Any]:
