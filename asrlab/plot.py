@@ -20,7 +20,8 @@ from asrlab.config import FeatureConfig
 from asrlab.manifest import Utterance
 from asrlab.utils import project_root
 
-__all__ = ["domain_gallery", "compare_spectrograms", "length_histograms", "scatter_2d", "save_figure"]
+__all__ = ["domain_gallery", "compare_spectrograms", "length_histograms", "scatter_2d", "regime_bars",
+           "learning_curves", "save_figure"]
 
 _SPEC_FLOOR_DB = -80.0  # spectrograms show 80 dB of dynamic range
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -195,6 +196,59 @@ def scatter_2d(points: np.ndarray, labels: Sequence[str], title: str = "") -> Fi
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize="small", frameon=False, loc="best", markerscale=1.5)
+    return fig
+
+
+def regime_bars(rows: Sequence[Mapping[str, object]], title: str = "") -> Figure:
+    """Target WER and forgetting (source WER change) per fine-tuning regime, side by side.
+
+    Args:
+        rows: dicts with ``regime``, ``target_wer`` and ``forgetting`` (fractions), e.g. from
+            :func:`asrlab.experiments.compare_regimes`.
+        title: the figure's title.
+    """
+    if not rows:
+        raise ValueError("regime_bars needs at least one row")
+    names = [str(r["regime"]) for r in rows]
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True)
+    positions = np.arange(len(rows))
+    for ax, key, label in ((left, "target_wer", "target test WER (%)"),
+                           (right, "forgetting", "forgetting: change of source test WER (points)")):
+        values = [100 * float(r[key]) for r in rows]  # type: ignore[arg-type]
+        ax.barh(positions, values, color=[f"C{i % 10}" for i in range(len(rows))])
+        for y, v in zip(positions, values):
+            ax.annotate(f"{v:.1f}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize="small")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlabel(label)
+    left.set_yticks(positions, names)
+    left.invert_yaxis()
+    fig.suptitle(title)
+    return fig
+
+
+def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Figure:
+    """Target WER against labelled minutes, one line per regime (log-scaled minutes).
+
+    Args:
+        rows: dicts with ``regime``, ``train_minutes`` and ``target_wer``, e.g. from
+            :func:`asrlab.experiments.learning_curve`.
+        title: the axes' title.
+    """
+    if not rows:
+        raise ValueError("learning_curves needs at least one row")
+    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for i, regime in enumerate(dict.fromkeys(str(r["regime"]) for r in rows)):
+        points = sorted((float(r["train_minutes"]), 100 * float(r["target_wer"]))  # type: ignore[arg-type]
+                        for r in rows if r["regime"] == regime)
+        ax.plot([m for m, _ in points], [w for _, w in points], marker="o", color=f"C{i}", label=regime)
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled target audio (minutes, log scale)")
+    ax.set_ylabel("target test WER (%)")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
     return fig
 
 

@@ -1,0 +1,74 @@
+"""The fine-tuning comparisons: subsets by minutes, audio budgets, regime runs and plots."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asrlab import plot
+from asrlab.config import FeatureConfig, ModelConfig, TrainConfig
+from asrlab.experiments import compare_regimes, epochs_for_budget, learning_curve, subset_dataset, take_minutes
+from asrlab.manifest import Utterance, read_manifest
+from asrlab.models import build_model
+from asrlab.models.checkpoint import LoadedModel
+from asrlab.recipes import make_dataset
+from asrlab.text import CharVocabulary
+
+
+def utts(n: int, seconds: float = 6.0) -> list[Utterance]:
+    return [Utterance(f"a{i}.wav", "x", seconds, "d", "s", "train") for i in range(n)]
+
+
+def test_take_minutes_is_seeded_nested_and_close_to_the_amount():
+    pool = utts(100)
+    one, two = take_minutes(pool, 1.0, seed=3), take_minutes(pool, 2.0, seed=3)
+    assert sum(u.duration for u in one) == pytest.approx(60.0)
+    assert sum(u.duration for u in two) == pytest.approx(120.0)
+    assert two[:len(one)] == one                      # nested: the bigger subset extends the smaller
+    assert take_minutes(pool, 1.0, seed=4) != one     # another seed, another draw
+    assert take_minutes(pool, 0.01)                   # never empty
+
+
+def test_take_minutes_refuses_more_than_exists():
+    with pytest.raises(ValueError, match="hold 1.0 min"):
+        take_minutes(utts(10), 5.0)
+
+
+def test_epochs_for_budget():
+    assert epochs_for_budget(60.0, 600.0) == 10
+    assert epochs_for_budget(60.0, 90.0) == 2        # rounds up: at least the budget
+    assert epochs_for_budget(1000.0, 10.0) == 1
+    assert epochs_for_budget(1.0, 1e9, max_epochs=50) == 50
+    with pytest.raises(ValueError):
+        epochs_for_budget(0.0, 10.0)
+
+
+@pytest.mark.slow
+def test_compare_regimes_and_learning_curve_on_a_tiny_model(tiny_manifest):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4, dropout=0.0))
+    init = LoadedModel(model, FeatureConfig(), CharVocabulary(), {"name": "tiny"})
+    data = make_dataset([tiny_manifest], init.features, init.vocab)
+    config = TrainConfig(lr=3e-3, warmup_steps=0, specaugment=None, seed=0, device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = compare_regimes(init, ["scratch", "head", "full", "l2sp"], data, None, data, data, config,
+                           budget_seconds=10.0, l2sp_alpha=1.0)
+    assert [r.regime for r in rows] == ["pretrained (no training)", "scratch", "head", "full", "l2sp"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # init untouched
+    head = rows[2]
+    assert head.trainable_parameters < head.total_parameters
+    assert all(r.epochs >= 1 and 0 <= r.target_wer and r.seconds >= 0 for r in rows[1:])
+    assert rows[0].forgetting == 0.0
+    assert all(r.forgetting == pytest.approx(r.source_wer - rows[0].source_wer) for r in rows[1:])
+    minutes = sum(u.duration for u in data.utterances) / 60
+    curve = learning_curve(init, ["full"], data, [minutes / 2, minutes], None, data, data, config, budget_seconds=5.0)
+    assert [round(r.train_minutes, 2) for r in curve] == sorted(round(r.train_minutes, 2) for r in curve)
+    assert len(subset_dataset(data, data.utterances[:3])) == 3
+    dicts = [r.as_dict() for r in rows]
+    assert plot.regime_bars(dicts).axes and plot.learning_curves([r.as_dict() for r in curve]).axes
+
+
+def test_plots_refuse_empty_rows():
+    with pytest.raises(ValueError):
+        plot.regime_bars([])
+    with pytest.raises(ValueError):
+        plot.learning_curves([])
