@@ -10,8 +10,10 @@ import os
 from typing import Any
 
 # With 2 CPU cores, OpenMP threads that spin while waiting make torch 3-10x slower whenever any
-# other process (a DataLoader worker, a corpus build) needs a core. Sleeping waits cost little
-# and avoid that. Effective only if asrlab is imported before torch (the CLI and notebooks do).
+# other process (a DataLoader worker, a corpus build) needs a core. Sleeping waits avoid that;
+# their price is 1.3-2x on a small GRU's many tiny matrix products when torch runs alone
+# (`asrlab bench` measures both), which single-threaded data-parallel processes
+# (asrlab.parallel) sidestep. Effective only if asrlab is imported before torch (the CLI and notebooks do).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"

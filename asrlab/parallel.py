@@ -47,6 +47,44 @@ def _worker(rank: int, world: int, port: int, threads: int, fn: Callable[..., An
             dist.destroy_process_group()
 
 
+def _call_and_report(fn: Callable[..., Any], args: tuple[Any, ...], results: Any) -> None:
+    try:
+        results.put(("ok", fn(*args)))
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises
+        results.put(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+def run_in_subprocess(fn: Callable[..., Any], args: tuple[Any, ...] = (),
+                      env: dict[str, str] | None = None) -> Any:
+    """Run ``fn(*args)`` in one fresh spawned process whose environment adds ``env``.
+
+    For settings that a library reads once when it loads, such as ``OMP_WAIT_POLICY`` for
+    OpenMP, which a running process cannot change. Returns ``fn``'s (picklable) result.
+    """
+    context = mp.get_context("spawn")
+    results = context.SimpleQueue()
+    saved = {key: os.environ.get(key) for key in (env or {})}
+    os.environ.update(env or {})
+    try:
+        process = context.Process(target=_call_and_report, args=(fn, args, results))
+        process.start()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    while results.empty() and process.is_alive():
+        time.sleep(0.05)
+    process.join()
+    if results.empty():
+        raise RuntimeError(f"the subprocess died with exit code {process.exitcode}")
+    status, value = results.get()
+    if status == "error":
+        raise RuntimeError(f"the subprocess failed:\n{value}")
+    return value
+
+
 def run_data_parallel(fn: Callable[..., Any], args: tuple[Any, ...] = (), processes: int = 2,
                       threads_per_process: int = 1) -> Any:
     """Run ``fn(*args)`` in ``processes`` spawned workers as one data-parallel job.

@@ -44,3 +44,13 @@ def test_fit_runs_data_parallel(tiny_manifest, tmp_path):
     rate = run_data_parallel(fit_rate, (utts, tmp_path / "cache", config, 2, 4.0), processes=2)
     assert isinstance(rate, float) and rate > 0
     assert torch.get_num_threads() >= 1   # the parent's threads are untouched
+
+
+def test_run_in_subprocess_sets_the_environment_only_there():
+    from asrlab.parallel import run_in_subprocess
+
+    assert run_in_subprocess(os.getenv, ("ASRLAB_TEST_FLAG",), env={"ASRLAB_TEST_FLAG": "yes"}) == "yes"
+    assert os.getenv("ASRLAB_TEST_FLAG") is None
+    assert run_in_subprocess(os.getpid) != os.getpid()
+    with pytest.raises(RuntimeError, match="ValueError"):
+        run_in_subprocess(int, ("x",))
