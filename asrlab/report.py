@@ -39,15 +39,24 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 def render_bench(data: dict[str, Any]) -> str:
     m = data["machine"]
+    rate = "{:.1f} audio-s/s".format
     rows = [
         ("corpus synthesis (espeak-ng, end to end)", f"{data['synthesis_utterances_per_second']:.0f} utterances/s"),
         ("training, plain loop (shuffled padded batches of 8, features on the fly)",
-         f"{data['train_naive_audio_seconds_per_second']:.1f} audio-s/s"),
-        ("training, `fit()` (length buckets, frame budget, cached features, loader worker)",
-         f"{data['train_fast_audio_seconds_per_second']:.1f} audio-s/s"),
-        ("training speed-up", f"{data['train_speedup']:.1f}x"),
-        ("inference real-time factor (greedy, batched)", f"{data['inference_real_time_factor']:.4f}"),
+         rate(data["train_naive_audio_seconds_per_second"])),
     ]
+    if data.get("train_naive_spinning_threads_audio_seconds_per_second") is not None:
+        rows.append(("the same plain loop in a process whose OpenMP threads spin",
+                     rate(data["train_naive_spinning_threads_audio_seconds_per_second"])))
+    rows.append(("training, `fit()` (length buckets, seconds budget, cached features)",
+                 rate(data["train_fast_audio_seconds_per_second"])))
+    if data.get("train_fast_data_parallel_audio_seconds_per_second") is not None:
+        rows.append((f"training, `fit()` as {data['train_data_parallel_processes']} single-threaded data-parallel "
+                     "processes", rate(data["train_fast_data_parallel_audio_seconds_per_second"])))
+    rows.append(("training speed-up (fastest `fit()` over the plain loop)", f"{data['train_speedup']:.1f}x"))
+    if data.get("train_speedup_vs_spinning_naive") is not None:
+        rows.append(("training speed-up over the spinning plain loop", f"{data['train_speedup_vs_spinning_naive']:.1f}x"))
+    rows.append(("inference real-time factor (greedy, batched)", f"{data['inference_real_time_factor']:.4f}"))
     lines = ["| measurement | value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in rows]]
     lines.append(f"\nModel: {data['model_parameters'] / 1e6:.1f}M-parameter conv + BiGRU CTC model; machine: "
                  f"{m['cpus']} CPU cores ({m['processor']}), torch {m['torch']}. "
@@ -108,12 +117,45 @@ def render_domain_gap(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def render_fine_tuning(data: dict[str, Any]) -> str:
+    """Notebook 02's results: regimes, learning curve, Whisper."""
+    lines = [f"Target domain `{data['target']}`, {data['train_minutes']:g} labelled minutes, "
+             f"{data['budget_seconds']} audio-seconds of training per run.", "",
+             "| regime | target WER % | target CER % | source WER % | forgetting (points) | trainable parameters "
+             "| seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in data["regimes"]:
+        lines.append(f"| {r['regime']} | {_pct(r['target_wer'])} | {_pct(r['target_cer'])} | {_pct(r['source_wer'])} "
+                     f"| {100 * r['forgetting']:+.1f} | {r['trainable_parameters']:,} | {r['seconds']:.0f} |")
+    curve = data.get("learning_curve", [])
+    if curve:
+        minutes = sorted({r["train_minutes"] for r in curve})
+        regimes = list(dict.fromkeys(r["regime"] for r in curve))
+        wer = {(r["regime"], r["train_minutes"]): r["target_wer"] for r in curve}
+        lines += ["", "Learning curve, target test WER %:", "",
+                  "| regime | " + " | ".join(f"{m:g} min" for m in minutes) + " |",
+                  "|---|" + "---:|" * len(minutes)]
+        lines += [f"| {g} | " + " | ".join(_pct(wer.get((g, m))) for m in minutes) + " |" for g in regimes]
+    if data.get("whisper"):
+        lines += ["", "Whisper tiny.en on the real telephone domain:", "", "| model | WER % | CER % |",
+                  "|---|---:|---:|"]
+        lines += [f"| {r['model']} | {_pct(r['wer'])} | {_pct(r['cer'])} |" for r in data["whisper"]]
+    machine = data.get("machine", {})
+    lines.append(f"\nDevice: {machine.get('device', '?')}, {machine.get('threads', '?')} threads. "
+                 "Command: `asrlab notebooks run 02_fine_tuning`.")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
     "course-smoke": ("course-smoke.json", render_domain_table),
     "course-source-smoke": ("course-source-smoke.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
+    "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
 }
 
 

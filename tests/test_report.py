@@ -29,3 +29,16 @@ def test_update_readme_renders_results(tmp_path: Path) -> None:
     assert "| source | 50.0 | 25.0 | 3 |" in text
     assert "<!-- asrlab:bench -->\n?\n" in text  # no results file: left alone
     assert json.loads((tmp_path / "results" / "course-smoke.json").read_text())["wer"] == 0.5
+
+
+def test_render_fine_tuning_tables():
+    from asrlab.report import render_fine_tuning
+
+    row = {"regime": "full", "target_wer": 0.25, "target_cer": 0.1, "source_wer": 0.2, "forgetting": 0.02,
+           "trainable_parameters": 1000, "seconds": 12.0, "train_minutes": 1.0}
+    text = render_fine_tuning({"target": "accent", "train_minutes": 10, "budget_seconds": 4000, "regimes": [row],
+                               "learning_curve": [row, {**row, "train_minutes": 2.0, "target_wer": 0.2}],
+                               "whisper": [{"model": "zero-shot", "wer": 0.05, "cer": 0.01}]})
+    assert "| full | 25.0 | 10.0 | 20.0 | +2.0 | 1,000 | 12 |" in text
+    assert "| full | 25.0 | 20.0 |" in text          # learning curve: 1 min then 2 min
+    assert "| zero-shot | 5.0 | 1.0 |" in text
