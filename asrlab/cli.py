@@ -95,6 +95,25 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapt(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from asrlab.adapt.training import AlignmentConfig, adapt_search
+    from asrlab.config import TrainConfig
+
+    train_config = replace(TrainConfig(), epochs=args.epochs, lr=args.lr, seed=args.seed, warmup_steps=50)
+    result = adapt_search(args.init, args.source, args.target, args.method, args.out,
+                          weights=None if args.weight is None else [args.weight],
+                          layers=None if args.layer is None else [args.layer], rule=args.select,
+                          source_dev=args.source_dev, train_config=train_config,
+                          base=AlignmentConfig(pooling=args.pooling), progress=not args.quiet)
+    for c in result.candidates:
+        print(f"{c.name}: " + "  ".join(f"{k} {v:.4g}" for k, v in c.scores.items()))
+    print(f"chosen by {args.select} (no target labels): {result.chosen.name}; model: {args.out / 'model.pt'}; "
+          f"record: {args.out / 'adapt.json'}")
+    return 0
+
+
 def _manifests(args: argparse.Namespace) -> list[Path]:
     if args.manifest:
         return [Path(m) for m in args.manifest]
@@ -273,6 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--quiet", action="store_true")
     finetune.set_defaults(func=_finetune)
+
+    adapt = sub.add_parser("adapt", help="unsupervised domain adaptation (MMD, CORAL, DANN) on unlabelled target audio")
+    adapt.add_argument("--method", required=True, choices=("mmd", "coral", "dann"))
+    adapt.add_argument("--init", required=True, help="model file, run folder or pretrained name")
+    adapt.add_argument("--source", required=True, type=Path, nargs="+", help="labelled source manifests")
+    adapt.add_argument("--target", required=True, type=Path, nargs="+", help="target manifests (text ignored)")
+    adapt.add_argument("--source-dev", type=Path, nargs="+", help="labelled source dev manifests "
+                       "(default: every 10th source utterance is held out)")
+    adapt.add_argument("--out", required=True, type=Path)
+    adapt.add_argument("--lambda", dest="weight", type=float, help="alignment weight (default: a small grid)")
+    adapt.add_argument("--layer", type=int, help="encoder layer to align, -1 the last (default: a small grid)")
+    adapt.add_argument("--pooling", choices=("frames", "utterance"), default="frames")
+    adapt.add_argument("--select", choices=("source-dev", "entropy", "iw"), default="source-dev",
+                       help="label-free rule that picks among the grid's candidates")
+    adapt.add_argument("--epochs", type=int, default=5)
+    adapt.add_argument("--lr", type=float, default=1e-3)
+    adapt.add_argument("--seed", type=int, default=0)
+    adapt.add_argument("--quiet", action="store_true")
+    adapt.set_defaults(func=_adapt)
 
     evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
     evaluate.add_argument("--model", required=True, help="model file, run folder or model name")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,9 @@ from asrlab.datasets import SpeechDataset, audio_seconds, make_loader
 from asrlab.decode import greedy_decode
 from asrlab.metrics import ErrorRates, error_rates, per_domain
 from asrlab.models.base import CTCModel
+
+if TYPE_CHECKING:
+    from asrlab.decoding import Decoder
 
 
 @dataclass
@@ -49,8 +53,13 @@ class EvalResult:
 
 @torch.no_grad()
 def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
-                       device: torch.device | str = "cpu") -> tuple[dict[int, str], float, float, float]:
-    """Greedy transcripts of every utterance, keyed by dataset index, plus loss/time/audio totals."""
+                       device: torch.device | str = "cpu",
+                       decoder: Decoder | None = None) -> tuple[dict[int, str], float, float, float]:
+    """Transcripts of every utterance, keyed by dataset index, plus loss/time/audio totals.
+
+    ``decoder`` (an :func:`asrlab.decoding.make_decoder` result) replaces greedy decoding; its
+    time counts in the total.
+    """
     data = data or DataConfig(num_workers=0)
     loader = make_loader(dataset, data, shuffle=False)
     order = [i for batch in loader.batch_sampler for i in batch]
@@ -63,7 +72,8 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
         start = time.perf_counter()
         batch = batch.to(torch.device(device))
         log_probs, out_lens = model(batch.feats, batch.feat_lens)
-        texts = greedy_decode(log_probs, out_lens, dataset.vocab)
+        texts = (greedy_decode(log_probs, out_lens, dataset.vocab) if decoder is None
+                 else decoder.decode(log_probs, out_lens))
         seconds += time.perf_counter() - start
         if dataset.labelled:
             loss = F.ctc_loss(log_probs.transpose(0, 1), batch.tokens, out_lens, batch.token_lens,
@@ -78,9 +88,10 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
 
 
 def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
-             device: torch.device | str = "cpu") -> EvalResult:
-    """Greedy-decode ``dataset`` with ``model`` and score it against the manifest texts."""
-    hyps, loss, seconds, audio = transcribe_batches(model, dataset, data, device)
+             device: torch.device | str = "cpu", decoder: Decoder | None = None) -> EvalResult:
+    """Decode ``dataset`` with ``model`` (greedy unless ``decoder`` is given) and score it against
+    the manifest texts."""
+    hyps, loss, seconds, audio = transcribe_batches(model, dataset, data, device, decoder)
     refs = [_reference(dataset, i) for i in range(len(dataset))]
     hypotheses = [hyps[i] for i in range(len(dataset))]
     domains = [u.domain for u in dataset.utterances]

@@ -122,42 +122,49 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
 
 
 def evaluate_manifests(model, manifests: Sequence[str | os.PathLike], device: str | None = None,
-                       limit: int | None = None) -> EvalResult:
+                       limit: int | None = None, decoder=None) -> EvalResult:
     """WER/CER of a model (file, folder, pretrained name, or loaded) on manifests, per domain too.
 
     Args:
         limit: score only the first ``limit`` utterances of each manifest (a fixed subset).
+        decoder: a CTC decoder from :func:`asrlab.decoding.make_decoder` (default: greedy).
     """
     from asrlab.models.zoo import ZeroShotModel
 
     loaded = model if isinstance(model, (LoadedModel, ZeroShotModel)) else resolve_model(model)
     utterances = [u for m in manifests for u in read_manifest(m)[:limit]]
     if isinstance(loaded, ZeroShotModel):
+        if decoder is not None:
+            raise ValueError("this model decodes with its own decoder; a CTC decoder does not apply")
         dataset = SpeechDataset(utterances, CharVocabulary(), FeatureConfig(kind="waveform"), labelled=True)
         return evaluate_zero_shot(loaded, dataset)
     dataset = SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
                             subsampling=loaded.model.subsampling)
     target = pick_device(device)
     loaded.model.to(target)
-    return evaluate(loaded.model, dataset, DataConfig(num_workers=0), target)
+    return evaluate(loaded.model, dataset, DataConfig(num_workers=0), target, decoder)
 
 
 @torch.no_grad()
-def transcribe_files(model, audio: Sequence[str | os.PathLike]) -> list[str]:
-    """Transcripts of audio files (greedy CTC, or the model's own decoding for Whisper)."""
+def transcribe_files(model, audio: Sequence[str | os.PathLike], decoder=None) -> list[str]:
+    """Transcripts of audio files (greedy CTC, or ``decoder`` from :func:`asrlab.decoding.make_decoder`;
+    the model's own decoding for Whisper)."""
     from asrlab.audio import load_audio
     from asrlab.decode import greedy_decode
     from asrlab.models.zoo import ZeroShotModel
 
     loaded = model if isinstance(model, (LoadedModel, ZeroShotModel)) else resolve_model(model)
     if isinstance(loaded, ZeroShotModel):
+        if decoder is not None:
+            raise ValueError("this model decodes with its own decoder; a CTC decoder does not apply")
         return loaded.transcribe([load_audio(p) for p in audio])
     loaded.model.eval()
     texts = []
     for path in audio:
         feats = compute_features(str(path), loaded.features)[None]
         log_probs, lengths = loaded.model(feats, torch.tensor([feats.shape[1]]))
-        texts.extend(greedy_decode(log_probs, lengths, loaded.vocab))
+        texts.extend(greedy_decode(log_probs, lengths, loaded.vocab) if decoder is None
+                     else decoder.decode(log_probs, lengths))
     return texts
 
 
