@@ -1,0 +1,132 @@
+"""How far apart two domains are, returned as plain values (nothing is stored on a module).
+
+* :func:`domain_accuracy`: balanced accuracy of a domain discriminator's logits;
+* :func:`mmd_value`: the multi-kernel MMD as a float;
+* :func:`proxy_a_distance`: ``2 (1 - 2 err)`` of a linear classifier (Ben-David et al. 2007);
+* :func:`pooled_features`: utterance-pooled encoder features of a dataset, to feed the above.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from asrlab.adapt.discriminator import encoder_layer, masked_mean
+from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, gaussian_mmd
+from asrlab.config import DataConfig
+from asrlab.datasets import Batch, SpeechDataset, make_loader
+from asrlab.models.base import CTCModel, EncoderOutput
+
+
+def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> float:
+    """Balanced accuracy of domain logits (source should be < 0, target > 0); 0.5 is chance.
+
+    Args:
+        source_logits: ``(N,)`` logits of source examples.
+        target_logits: ``(M,)`` logits of target examples.
+    """
+    if source_logits.numel() == 0 or target_logits.numel() == 0:
+        raise ValueError("both domains need at least one example")
+    source_right = (source_logits.detach() < 0).float().mean()
+    target_right = (target_logits.detach() > 0).float().mean()
+    return float(0.5 * (source_right + target_right))
+
+
+@torch.no_grad()
+def mmd_value(source: torch.Tensor, target: torch.Tensor, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
+              unbiased: bool = True) -> float:
+    """:func:`~asrlab.adapt.losses.gaussian_mmd` of ``(N, D)`` and ``(M, D)`` rows as a float
+    (unbiased by default, so that unrelated samples of one distribution give ~0)."""
+    return float(gaussian_mmd(source, target, multipliers=multipliers, unbiased=unbiased))
+
+
+def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().float().cpu().numpy()
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected (N, D) rows, got shape {x.shape}")
+    return x
+
+
+def proxy_a_distance(source: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor,
+                     test_fraction: float = 0.5, C: float = 1.0, seed: int = 0) -> float:
+    """The proxy A-distance ``2 (1 - 2 err)`` between two samples of pooled features.
+
+    A logistic-regression classifier (on standardised features) learns to tell the domains apart
+    on part of each sample; ``err`` is its balanced error on the rest, capped at 0.5. The value
+    is near 0 when the domains cannot be told apart and near 2 when they separate perfectly.
+
+    Args:
+        source: ``(N, D)`` rows (e.g. utterance-pooled encoder features), ``N >= 2``.
+        target: ``(M, D)`` rows, ``M >= 2``.
+        test_fraction: share of each domain held out to measure the error.
+        C: inverse regularisation strength of the classifier.
+        seed: the split's seed.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    xs, xt = _as_numpy(source), _as_numpy(target)
+    if xs.shape[1] != xt.shape[1]:
+        raise ValueError(f"source has {xs.shape[1]} features per row but target has {xt.shape[1]}")
+    if len(xs) < 2 or len(xt) < 2:
+        raise ValueError("each domain needs at least two rows (one to train on, one to test on)")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+
+    def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = rng.permutation(len(x))
+        n_test = min(len(x) - 1, max(1, round(test_fraction * len(x))))
+        return x[order[n_test:]], x[order[:n_test]]
+
+    (s_train, s_test), (t_train, t_test) = split(xs), split(xt)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+    classifier.fit(np.concatenate([s_train, t_train]),
+                   np.concatenate([np.zeros(len(s_train)), np.ones(len(t_train))]))
+    err = 0.5 * (float(np.mean(classifier.predict(s_test) != 0)) + float(np.mean(classifier.predict(t_test) != 1)))
+    return 2.0 * (1.0 - 2.0 * min(err, 0.5))
+
+
+@torch.no_grad()
+def model_outputs(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
+                  device: torch.device | str = "cpu") -> Iterator[tuple[list[int], Batch, torch.Tensor,
+                                                                               torch.Tensor, EncoderOutput]]:
+    """Run ``model`` (in eval mode, no gradient) over ``dataset`` batch by batch.
+
+    Yields:
+        ``(indices, batch, log_probs (B, T', V), out_lens (B,), encoder output)``; ``indices``
+        are the batch's positions in ``dataset``. The model's training mode is restored after.
+    """
+    data = data or DataConfig(num_workers=0)
+    loader = make_loader(dataset, data, shuffle=False)
+    order = [list(b) for b in loader.batch_sampler]
+    was_training = model.training
+    model.eval()
+    try:
+        for indices, batch in zip(order, loader):
+            batch = batch.to(torch.device(device))
+            log_probs, out_lens, enc = model(batch.feats, batch.feat_lens, return_encoder=True)
+            yield indices, batch, log_probs, out_lens, enc
+    finally:
+        model.train(was_training)
+
+
+def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, data: DataConfig | None = None,
+                    device: torch.device | str = "cpu") -> np.ndarray:
+    """Each utterance's encoder output at ``layer``, averaged over its valid frames.
+
+    Returns:
+        ``(len(dataset), D)`` float32 array, in dataset order.
+    """
+    rows: dict[int, np.ndarray] = {}
+    for indices, _, _, _, enc in model_outputs(model, dataset, data, device):
+        pooled = masked_mean(encoder_layer(enc, layer).float(), enc.lengths).cpu().numpy()
+        rows.update(zip(indices, pooled))
+    return np.stack([rows[i] for i in range(len(dataset))]).astype(np.float32)
+
+
+__all__ = ["domain_accuracy", "mmd_value", "model_outputs", "pooled_features", "proxy_a_distance"]
