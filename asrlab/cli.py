@@ -132,11 +132,12 @@ def _eval(args: argparse.Namespace) -> int:
     from asrlab.recipes import evaluate_manifests
     from asrlab.metrics import format_table
 
-    result = evaluate_manifests(args.model, _manifests(args))
+    result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
     if args.save:
         from asrlab.report import save_json
 
-        save_json(args.save, {**result.as_dict(), "command": "asrlab " + " ".join(sys.argv[1:])})
+        save_json(args.save, {**result.as_dict(), "decoder": _decoder_settings(args),
+                              "command": "asrlab " + " ".join(sys.argv[1:])})
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
@@ -149,8 +150,81 @@ def _eval(args: argparse.Namespace) -> int:
 def _transcribe(args: argparse.Namespace) -> int:
     from asrlab.recipes import transcribe_files
 
-    for path, text in zip(args.audio, transcribe_files(args.model, args.audio)):
+    for path, text in zip(args.audio, transcribe_files(args.model, args.audio, decoder=_decoder(args))):
         print(f"{path}\t{text}")
+    return 0
+
+
+def _decoder_settings(args: argparse.Namespace) -> dict:
+    return {"kind": args.decoder, "beam_size": args.beam_size, "lm_path": args.lm, "lm_weight": args.lm_weight,
+            "word_score": args.word_score, "lexicon": args.lexicon}
+
+
+def _decoder(args: argparse.Namespace):
+    """None for plain greedy decoding (the unchanged default), else a decoder from the flags."""
+    if args.decoder == "greedy" and args.lm is None and args.lexicon is None:
+        return None
+    from asrlab.decoding import make_decoder
+
+    return make_decoder(**_decoder_settings(args), backend=args.backend)
+
+
+def _add_decoder_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--decoder", choices=("greedy", "beam"), default="greedy")
+    parser.add_argument("--beam-size", type=int, default=16)
+    parser.add_argument("--lm", help="ARPA n-gram model for shallow fusion (asrlab lm build); beam only")
+    parser.add_argument("--lm-weight", type=float, default=0.5, help="weight of the natural-log LM probability")
+    parser.add_argument("--word-score", type=float, default=0.0, help="score added per word")
+    parser.add_argument("--lexicon", help="allowed words, one per line (default with a word LM: its words)")
+    parser.add_argument("--backend", choices=("auto", "flashlight", "python"), default="auto",
+                        help="beam search: torchaudio's ctc_decoder (flashlight-text) or asrlab's Python one")
+
+
+# --------------------------------------------------------------------------- language models
+def _lm_build(args: argparse.Namespace) -> int:
+    from asrlab.lm import build_lm, read_texts
+
+    texts = read_texts(args.text)
+    lm = build_lm(texts, level=args.level, order=args.order, smoothing=args.smoothing)
+    lm.write_arpa(args.out)
+    print(f"{args.out}: {args.level}-level order-{lm.order} {args.smoothing} model from {len(texts)} sentences; "
+          f"n-grams per order {lm.counts()}; training perplexity {lm.perplexity(texts):.2f}")
+    return 0
+
+
+def _lm_score(args: argparse.Namespace) -> int:
+    from asrlab.lm import read_arpa, read_texts
+
+    print(json.dumps(read_arpa(args.lm).evaluate(read_texts(args.text, allow_test=True))))
+    return 0
+
+
+def _lm_interpolate(args: argparse.Namespace) -> int:
+    from asrlab.lm import choose_weight, interpolate, read_arpa, read_texts
+
+    lm_a, lm_b = (read_arpa(p) for p in args.lm)
+    weight = args.weight
+    if weight is None:
+        if not args.dev:
+            raise ValueError("give --weight W or --dev TEXT to choose it on")
+        weight, perplexity = choose_weight(lm_a, lm_b, read_texts(args.dev))
+        print(f"weight of {args.lm[0]}: {weight:.3f} (dev perplexity {perplexity:.2f})")
+    interpolate(lm_a, lm_b, weight).write_arpa(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _lm_tune(args: argparse.Namespace) -> int:
+    from asrlab.lm.tune import tune_decoder
+    from asrlab.report import save_json
+
+    result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,
+                          beam_size=args.beam_size, lexicon=args.lexicon, backend=args.backend, limit=args.limit)
+    result["command"] = "asrlab " + " ".join(sys.argv[1:])
+    save_json(args.out, result)
+    best, greedy = result["best"], result["greedy"]
+    print(f"best on {result['utterances']} dev utterances: --lm-weight {best['lm_weight']} --word-score "
+          f"{best['word_score']}: WER {100 * best['wer']:.1f}% (greedy {100 * greedy['wer']:.1f}%); {args.out}")
     return 0
 
 
@@ -319,12 +393,48 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
+    _add_decoder_flags(evaluate)
     evaluate.set_defaults(func=_eval)
 
     transcribe = sub.add_parser("transcribe", help="print the transcript of audio files")
     transcribe.add_argument("--model", required=True)
     transcribe.add_argument("audio", nargs="+", type=Path)
+    _add_decoder_flags(transcribe)
     transcribe.set_defaults(func=_transcribe)
+
+    lm = sub.add_parser("lm", help="n-gram language models for beam-search decoding").add_subparsers(
+        dest="lm_command", required=True)
+    lm_build = lm.add_parser("build", help="estimate an ARPA n-gram model from text files or manifests")
+    lm_build.add_argument("--text", required=True, nargs="+",
+                          help="text files (a sentence per line) or .jsonl manifests (their text fields)")
+    lm_build.add_argument("--level", choices=("word", "char"), default="word")
+    lm_build.add_argument("--order", type=int, help="default: 3 for words, 6 for characters")
+    lm_build.add_argument("--smoothing", choices=("kn", "wb"), default="kn",
+                          help="interpolated modified Kneser-Ney or Witten-Bell")
+    lm_build.add_argument("--out", required=True, type=Path)
+    lm_build.set_defaults(func=_lm_build)
+    lm_score = lm.add_parser("score", help="log10 probability and perplexity of text")
+    lm_score.add_argument("--lm", required=True)
+    lm_score.add_argument("--text", required=True, nargs="+")
+    lm_score.set_defaults(func=_lm_score)
+    lm_mix = lm.add_parser("interpolate", help="mix two models into one ARPA file")
+    lm_mix.add_argument("--lm", required=True, nargs=2, help="two ARPA files A B")
+    lm_mix.add_argument("--weight", type=float, help="weight of A (default: chosen on --dev)")
+    lm_mix.add_argument("--dev", nargs="+", help="dev text or manifests to choose the weight by perplexity")
+    lm_mix.add_argument("--out", required=True, type=Path)
+    lm_mix.set_defaults(func=_lm_interpolate)
+    lm_tune = lm.add_parser("tune", help="grid-search LM weight and word score on a DEV set")
+    lm_tune.add_argument("--model", required=True)
+    lm_tune.add_argument("--dev", required=True, nargs="+", type=Path, help="dev manifests (test ones are refused)")
+    lm_tune.add_argument("--lm", required=True)
+    lm_tune.add_argument("--lm-weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
+    lm_tune.add_argument("--word-scores", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0])
+    lm_tune.add_argument("--beam-size", type=int, default=16)
+    lm_tune.add_argument("--lexicon")
+    lm_tune.add_argument("--backend", choices=("auto", "flashlight", "python"), default="auto")
+    lm_tune.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    lm_tune.add_argument("--out", required=True, type=Path, help="the grid and the best point, as JSON")
+    lm_tune.set_defaults(func=_lm_tune)
 
     bench = sub.add_parser("bench", help="measure synthesis, training and inference speed here")
     bench.add_argument("--json", action="store_true")

@@ -1,0 +1,124 @@
+"""Choose the LM weight and word score of a beam-search decoder by grid search on DEV data.
+
+The acoustic model runs once; every grid point only re-decodes the stored log-probabilities.
+Test data is refused: a decoder tuned on the test set reports an optimistic error rate.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Sequence
+
+import torch
+
+from asrlab.config import DataConfig
+from asrlab.datasets import SpeechDataset, make_loader
+from asrlab.metrics import error_rates
+from asrlab.models.base import CTCModel
+
+#: Default grid: LM weights (natural-log scale) and word scores.
+LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+WORD_SCORES = (-1.0, 0.0, 1.0, 2.0)
+
+
+@torch.no_grad()
+def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
+                        data: DataConfig | None = None) -> list[torch.Tensor]:
+    """The model's ``(T_i, V)`` CTC log-probabilities of every utterance, in dataset order (CPU)."""
+    loader = make_loader(dataset, data or DataConfig(num_workers=0), shuffle=False)
+    order = [i for batch in loader.batch_sampler for i in batch]
+    was_training = model.training
+    model.eval()
+    out: list[torch.Tensor | None] = [None] * len(dataset)
+    position = 0
+    for batch in loader:
+        batch = batch.to(torch.device(device))
+        log_probs, lengths = model(batch.feats, batch.feat_lens)
+        for row, length in zip(log_probs.float().cpu(), lengths.cpu().tolist()):
+            out[order[position]] = row[: int(length)].clone()
+            position += 1
+    model.train(was_training)
+    return out  # type: ignore[return-value]
+
+
+def decode_all(decoder, log_probs: Sequence[torch.Tensor], batch_size: int = 32) -> list[str]:
+    """Decode per-utterance ``(T_i, V)`` log-probabilities in padded batches."""
+    texts: list[str] = []
+    for start in range(0, len(log_probs), batch_size):
+        chunk = log_probs[start:start + batch_size]
+        lengths = torch.tensor([x.shape[0] for x in chunk])
+        texts += decoder.decode(torch.nn.utils.rnn.pad_sequence(list(chunk), batch_first=True), lengths)
+    return texts
+
+
+def grid_search(log_probs: Sequence[torch.Tensor], references: Sequence[str], lm_path: str | os.PathLike, *,
+                lm_weights: Sequence[float] = LM_WEIGHTS, word_scores: Sequence[float] = WORD_SCORES,
+                beam_size: int = 16, lexicon=None, backend: str = "auto", vocab=None) -> dict:
+    """WER/CER of the beam decoder at every ``(lm_weight, word_score)``, and the best point.
+
+    The best point has the lowest WER, then the lowest CER, then the smallest LM weight.
+
+    Returns:
+        ``{"best": {...}, "greedy": {...}, "grid": [{"lm_weight", "word_score", "wer", "cer"}, ...],
+        "decoder": class name, "seconds": ...}``.
+    """
+    from asrlab.decoding import make_decoder
+    from asrlab.text import CharVocabulary
+
+    vocab = vocab or CharVocabulary()
+    start = time.perf_counter()
+    greedy = error_rates(references, decode_all(make_decoder("greedy", vocab=vocab), log_probs))
+    grid = []
+    name = ""
+    for weight, score in itertools.product(lm_weights, word_scores):
+        decoder = make_decoder("beam", beam_size, lm_path, weight, score, lexicon, vocab=vocab,
+                               backend=backend)  # type: ignore[arg-type]
+        name = type(decoder).__name__
+        rates = error_rates(references, decode_all(decoder, log_probs))
+        grid.append({"lm_weight": weight, "word_score": score, "wer": rates.wer, "cer": rates.cer})
+    best = min(grid, key=lambda g: (g["wer"], g["cer"], g["lm_weight"], abs(g["word_score"])))
+    return {"best": best, "greedy": {"wer": greedy.wer, "cer": greedy.cer}, "grid": grid, "decoder": name,
+            "seconds": time.perf_counter() - start}
+
+
+def tune_decoder(model, dev_manifests: Sequence[str | os.PathLike], lm_path: str | os.PathLike, *,
+                 lm_weights: Sequence[float] = LM_WEIGHTS, word_scores: Sequence[float] = WORD_SCORES,
+                 beam_size: int = 16, lexicon=None, backend: str = "auto", limit: int | None = None,
+                 device: str | None = None) -> dict:
+    """Grid-search the LM weight and word score on dev manifests (test-split lines are refused).
+
+    Args:
+        model: a model file, run folder, pretrained name or :class:`~asrlab.models.LoadedModel`.
+        dev_manifests: DEV manifests; any line whose ``split`` is ``"test"`` raises ValueError.
+        lm_path: the ARPA model to fuse.
+        limit: use only the first ``limit`` utterances of each manifest.
+
+    Returns:
+        :func:`grid_search`'s result plus ``lm``, ``dev``, ``utterances``, ``beam_size``, ``backend``.
+    """
+    from asrlab.manifest import read_manifest
+    from asrlab.models import LoadedModel
+    from asrlab.recipes import feature_cache, resolve_model
+    from asrlab.utils import pick_device
+
+    loaded = model if isinstance(model, LoadedModel) else resolve_model(model)
+    if not isinstance(loaded, LoadedModel):
+        raise ValueError("only CTC models can be tuned with an external LM (Whisper decodes with its own decoder)")
+    utterances = [u for m in dev_manifests for u in read_manifest(m)[:limit]]
+    tests = [u.extra.get("_where", u.audio) for u in utterances if u.split == "test"]
+    if tests:
+        raise ValueError(f"{len(tests)} test-split utterances (first: {tests[0]}): tune on a dev set, never on "
+                         "the test set")
+    if not utterances:
+        raise ValueError("no dev utterances to tune on")
+    dataset = SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
+                            subsampling=loaded.model.subsampling)
+    target = pick_device(device)
+    loaded.model.to(target)
+    log_probs = utterance_log_probs(loaded.model, dataset, target)
+    references = [dataset.vocab.decode(dataset.tokens[i]) for i in range(len(dataset))]
+    result = grid_search(log_probs, references, lm_path, lm_weights=lm_weights, word_scores=word_scores,
+                         beam_size=beam_size, lexicon=lexicon, backend=backend, vocab=loaded.vocab)
+    return {**result, "lm": str(lm_path), "dev": [str(m) for m in dev_manifests], "utterances": len(dataset),
+            "beam_size": beam_size, "backend": backend}
