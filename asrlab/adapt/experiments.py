@@ -1,0 +1,420 @@
+"""The comparisons of the adaptation chapter: source-only, MMD, CORAL and DANN on several shifts.
+
+For each shift (a target domain), each method and each seed, a copy of the pretrained model
+trains with ``CTC(source) + lambda * alignment(source, target)`` for the same number of steps;
+"source-only" is the same run with ``lambda = 0`` (it sees the same source batches and passes
+the same target batches through the model), so that the comparison is fair.
+
+Hyperparameters (lambda, layer) are searched on one seed (``seeds[0]``) and chosen by a
+label-free rule of :mod:`asrlab.adapt.selection` (source dev WER, target entropy, or
+importance-weighted risk); the other seeds rerun the chosen setting. Target test labels only
+score the results; the "oracle" choice (the lowest target test WER of the grid) is reported
+beside the honest one to show the gap, never used.
+
+Each run's scores can be cached as JSON (``cache_dir``), so that notebook 05 reuses the MMD and
+CORAL runs of notebook 04 instead of training them again.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from asrlab.adapt.diagnostics import pooled_features
+from asrlab.adapt.selection import RULES, Candidate, score_model, select
+from asrlab.adapt.training import AlignmentConfig, adapt_model
+from asrlab.config import DataConfig, TrainConfig
+from asrlab.datasets import SpeechDataset
+from asrlab.evaluate import evaluate
+from asrlab.experiments import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
+from asrlab.models.base import CTCModel
+from asrlab.models.checkpoint import LoadedModel
+
+SOURCE_ONLY = "source-only"
+#: Methods :func:`compare_methods` knows: "source-only" is lambda = 0.
+METHODS: tuple[str, ...] = (SOURCE_ONLY, "mmd", "coral", "dann")
+#: Names of the two references that use target labels.
+FT_FEW = "fine-tune on {minutes:g} min of target labels"
+FT_ALL = "fine-tune on all target labels"
+ORACLE = "oracle"
+#: Columns of a run's training history kept in its record.
+HISTORY_KEYS: tuple[str, ...] = ("ctc", "align", "disc_acc", "grl_coef")
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class ShiftData:
+    """The datasets of one shift (source -> ``name``).
+
+    Attributes:
+        name: the target domain.
+        source_train: labelled source training data.
+        source_dev: labelled source dev data (model selection may read its labels).
+        source_test: labelled source test data (scoring only).
+        target_unlabelled: target audio for training, read without text.
+        target_score: target audio (a subset of the unlabelled split) for label-free scores.
+        target_test: labelled target test data (scoring only, never selection).
+        target_train, target_dev: labelled target data, only for the references that use labels.
+    """
+
+    name: str
+    source_train: SpeechDataset
+    source_dev: SpeechDataset
+    source_test: SpeechDataset
+    target_unlabelled: SpeechDataset
+    target_score: SpeechDataset
+    target_test: SpeechDataset
+    target_train: SpeechDataset
+    target_dev: SpeechDataset
+
+
+def _first(dataset: SpeechDataset, n: int | None) -> SpeechDataset:
+    if n is None or n >= len(dataset):
+        return dataset
+    if n < 2:
+        raise ValueError(f"keep at least two utterances per split, got {n}")
+    return subset_dataset(dataset, dataset.utterances[:n])
+
+
+def load_shift(corpus: str | Path, domain: str, loaded: LoadedModel, *, max_eval: int | None = None,
+               max_score: int | None = None, max_source_train: int | None = None) -> ShiftData:
+    """The datasets of the shift source -> ``domain`` from a built corpus.
+
+    Args:
+        corpus: the corpus folder (``<domain>/<split>.jsonl``).
+        domain: the target domain, e.g. ``"accent"`` or ``"noisy"``.
+        loaded: the pretrained model (its features and vocabulary).
+        max_eval: keep at most this many utterances of each dev and test split (None: all).
+        max_score: target utterances for the label-free scores (None: all of the unlabelled split).
+        max_source_train: source training utterances (None: all).
+    """
+    from asrlab.recipes import make_dataset
+
+    root = Path(corpus)
+    if not (root / domain / "unlabelled.jsonl").is_file():
+        raise ValueError(f"{root / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
+
+    def split(name: str, dom: str = domain, labelled: bool = True) -> SpeechDataset:
+        return make_dataset([root / dom / f"{name}.jsonl"], loaded.features, loaded.vocab, labelled=labelled)
+
+    unlabelled = split("unlabelled", labelled=False)
+    return ShiftData(domain, _first(split("train", "source"), max_source_train), _first(split("dev", "source"), max_eval),
+                     _first(split("test", "source"), max_eval), unlabelled, _first(unlabelled, max_score),
+                     _first(split("test"), max_eval), split("train"), _first(split("dev"), max_eval))
+
+
+# --------------------------------------------------------------------------- one run
+@dataclass
+class RunRecord:
+    """One adaptation run, scored.
+
+    Attributes:
+        shift, method, seed, weight, layer: what ran (``weight`` is lambda; 0 for source-only).
+        target_wer, source_wer: greedy WER on the target and source test sets.
+        scores: label-free selection scores (:func:`asrlab.adapt.selection.score_model`).
+        history: per-step ``ctc``, ``align``, ``disc_acc``, ``grl_coef`` (where logged).
+        seconds: training and scoring time.
+    """
+
+    shift: str
+    method: str
+    seed: int
+    weight: float
+    layer: int
+    target_wer: float
+    source_wer: float
+    scores: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"lambda={self.weight:g},layer={self.layer}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def alignment_config(method: str, weight: float, layer: int, base: AlignmentConfig = AlignmentConfig()) -> AlignmentConfig:
+    """The :class:`AlignmentConfig` of ``method``; source-only is MMD with lambda 0 (its monitor
+    discriminator still logs ``disc_acc``)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method == SOURCE_ONLY:
+        return replace(base, method="mmd", weight=0.0, layer=layer)
+    return replace(base, method=method, weight=float(weight), layer=layer)  # type: ignore[arg-type]
+
+
+def _settings(data: ShiftData, train_config: TrainConfig, batch: DataConfig, base: AlignmentConfig,
+              init_name: str) -> dict[str, Any]:
+    return {"init": init_name, "train_config": asdict(train_config), "batch": asdict(batch),
+            "alignment": base.to_dict(),
+            "sizes": {k: len(getattr(data, k)) for k in ("source_train", "source_dev", "source_test",
+                                                         "target_unlabelled", "target_score", "target_test")}}
+
+
+def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: int, train_config: TrainConfig, *,
+            seed: int = 0, base: AlignmentConfig = AlignmentConfig(), batch: DataConfig = DataConfig(num_workers=0),
+            cache_dir: str | Path | None = None, init_name: str = "") -> RunRecord:
+    """Adapt a copy of ``init`` once and score it (or read the scores from ``cache_dir``).
+
+    Args:
+        init: the pretrained model (left untouched).
+        data: the shift's datasets.
+        method: one of :data:`METHODS`.
+        weight: lambda (ignored for source-only).
+        layer: the aligned encoder layer (-1: the last).
+        train_config: optimisation settings; its seed is replaced by ``seed``.
+        seed: the run's seed.
+        base: the other alignment settings.
+        batch: batching of the source and target training data.
+        cache_dir: where each run's record is kept as JSON, reused when every setting matches.
+        init_name: names the initial model in the cache's settings.
+    """
+    config = alignment_config(method, weight, layer, base)
+    train_config = replace(train_config, seed=seed)
+    cache = None
+    settings = _settings(data, train_config, batch, base, init_name)
+    if cache_dir is not None:
+        cache = Path(cache_dir) / data.name / f"{method}-w{config.weight:g}-l{layer}-s{seed}.json"
+        if cache.is_file():
+            stored = json.loads(cache.read_text())
+            if stored.get("settings") == json.loads(json.dumps(settings)):
+                return RunRecord(**stored["record"])
+    started = time.perf_counter()
+    result = adapt_model(init, data.source_train, data.target_unlabelled, config, train_config, data=batch)
+    device = next(result.model.parameters()).device
+    scores = score_model(result.model, data.source_dev, data.target_score, FINETUNE_DATA, device)
+    target = evaluate(result.model, data.target_test, FINETUNE_DATA, device).rates.wer
+    source = evaluate(result.model, data.source_test, FINETUNE_DATA, device).rates.wer
+    history = {k: result.history.column(k) for k in HISTORY_KEYS if result.history.column(k)}
+    record = RunRecord(data.name, method, seed, config.weight, layer, target, source,
+                       {k: float(v) for k, v in scores.items()}, history, round(time.perf_counter() - started, 1))
+    if cache is not None:
+        from asrlab.report import save_json
+
+        save_json(cache, _finite({"settings": settings, "record": record.as_dict()}))
+    return record
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- choosing
+def choose(records: Sequence[RunRecord], rule: str) -> RunRecord:
+    """The record a rule picks: a label-free rule of :data:`~asrlab.adapt.selection.RULES`, or
+    ``"oracle"`` (lowest target *test* WER: uses target labels, for reference only)."""
+    if not records:
+        raise ValueError("no runs to choose from")
+    if rule == ORACLE:
+        return min(records, key=lambda r: r.target_wer)
+    candidates = [Candidate(r.name, {"index": i}, {k: (math.nan if v is None else v) for k, v in r.scores.items()})
+                  for i, r in enumerate(records)]
+    return records[select(candidates, rule).params["index"]]
+
+
+def selection_rows(records: Sequence[RunRecord], rules: Sequence[str] = tuple(RULES)) -> list[dict[str, Any]]:
+    """For each rule (and the oracle): what it chose, its target WER, and the gap to the oracle.
+
+    Rules that cannot score these records (e.g. ``iw`` on too few utterances) are left out.
+    """
+    oracle = choose(records, ORACLE)
+    rows = []
+    for rule in [*rules, ORACLE]:
+        try:
+            chosen = choose(records, rule)
+        except ValueError:
+            continue
+        rows.append({"shift": chosen.shift, "method": chosen.method, "rule": rule,
+                     "uses_target_labels": rule == ORACLE, "weight": chosen.weight, "layer": chosen.layer,
+                     "target_wer": chosen.target_wer, "source_wer": chosen.source_wer,
+                     "gap_to_oracle": chosen.target_wer - oracle.target_wer})
+    return rows
+
+
+# --------------------------------------------------------------------------- the comparison
+@dataclass
+class Comparison:
+    """What :func:`compare_methods` produced.
+
+    Attributes:
+        rows: one per (shift, method, seed): the chosen setting's test WERs.
+        grid: every run of the hyperparameter search (seed ``seeds[0]``), with scores and history.
+        selections: per (shift, method), what each rule chose and the oracle (see :func:`selection_rows`).
+        rule: the rule that chose the settings of ``rows``.
+        seconds: wall time.
+    """
+
+    rows: list[dict[str, Any]]
+    grid: list[RunRecord]
+    selections: list[dict[str, Any]]
+    rule: str
+    seconds: float = 0.0
+
+    def grid_rows(self) -> list[dict[str, Any]]:
+        """The search runs as flat dicts (scores inlined, no history)."""
+        return [{k: v for k, v in r.as_dict().items() if k not in ("scores", "history")} | r.scores for r in self.grid]
+
+
+def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[ShiftData], methods: Sequence[str],
+                    grids: Mapping[str, tuple[Sequence[float], Sequence[int]]], train_config: TrainConfig, *,
+                    seeds: Sequence[int] = (0,), rule: str = "source-dev", base: AlignmentConfig = AlignmentConfig(),
+                    batch: DataConfig = DataConfig(num_workers=0), cache_dir: str | Path | None = None,
+                    init_name: str = "", report: Callable[[RunRecord], None] | None = None) -> Comparison:
+    """Every method on every shift: search on ``seeds[0]``, choose by ``rule``, rerun on the other seeds.
+
+    Args:
+        init: the pretrained model.
+        shifts: the shifts' datasets (from :func:`load_shift`).
+        methods: names from :data:`METHODS`.
+        grids: method -> ``(weights, layers)`` to search; source-only always runs once (layer -1).
+        train_config: optimisation settings shared by every run (same steps for every method).
+        seeds: the first searches, every seed reports.
+        rule: a label-free rule of :data:`~asrlab.adapt.selection.RULES` (never ``"oracle"``).
+        base, batch, cache_dir, init_name: see :func:`run_one`.
+        report: called after each run (e.g. to print progress).
+
+    Returns:
+        The rows, the grid and the selections.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)} (the oracle is "
+                         "reported beside the choice, never used to choose)")
+    if not seeds:
+        raise ValueError("need at least one seed")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; use {', '.join(METHODS)}")
+    missing = [m for m in methods if m != SOURCE_ONLY and m not in grids]
+    if missing:
+        raise ValueError(f"no (weights, layers) grid for {missing}")
+    started = time.perf_counter()
+    shift_list = list(shifts.values()) if isinstance(shifts, Mapping) else list(shifts)
+    rows: list[dict[str, Any]] = []
+    grid: list[RunRecord] = []
+    selections: list[dict[str, Any]] = []
+
+    def run(data: ShiftData, method: str, weight: float, layer: int, seed: int) -> RunRecord:
+        record = run_one(init, data, method, weight, layer, train_config, seed=seed, base=base, batch=batch,
+                         cache_dir=cache_dir, init_name=init_name)
+        if report is not None:
+            report(record)
+        return record
+
+    for data in shift_list:
+        for method in methods:
+            weights, layers = ((0.0,), (-1,)) if method == SOURCE_ONLY else grids[method]
+            searched = [run(data, method, float(w), int(l), seeds[0]) for w in weights for l in layers]
+            grid += searched
+            chosen = choose(searched, rule)
+            selections += selection_rows(searched)
+            for seed in seeds:
+                record = chosen if seed == seeds[0] else run(data, method, chosen.weight, chosen.layer, seed)
+                rows.append({"shift": data.name, "method": method, "seed": seed, "rule": rule,
+                             "weight": record.weight, "layer": record.layer, "target_wer": record.target_wer,
+                             "source_wer": record.source_wer, "uses_target_labels": False})
+    return Comparison(rows, grid, selections, rule, time.perf_counter() - started)
+
+
+def reference_rows(init: LoadedModel, data: ShiftData, config: TrainConfig, *, minutes: float, budget_seconds: float,
+                   seeds: Sequence[int] = (0,)) -> list[dict[str, Any]]:
+    """The two references that use target labels: fine-tuning everything on ``minutes`` of
+    labelled target speech, and on all of it (regime ``"full"``, target dev for the best weights).
+
+    Returns:
+        Rows like :func:`compare_methods`'s, with ``uses_target_labels`` True.
+    """
+    source_before = evaluate(init.model, data.source_test, FINETUNE_DATA,
+                             next(init.model.parameters()).device).rates.wer
+    rows = []
+    for seed in seeds:
+        few = subset_dataset(data.target_train, take_minutes(data.target_train.utterances, minutes, seed))
+        for name, train in ((FT_FEW.format(minutes=minutes), few), (FT_ALL, data.target_train)):
+            run, _ = run_regime(init, "full", train, data.target_dev, data.target_test, data.source_test,
+                                replace(config, seed=seed), budget_seconds=budget_seconds,
+                                source_wer_before=source_before)
+            rows.append({"shift": data.name, "method": name, "seed": seed, "rule": "target dev (labelled)",
+                         "weight": None, "layer": None, "target_wer": run.target_wer, "source_wer": run.source_wer,
+                         "uses_target_labels": True})
+    return rows
+
+
+# --------------------------------------------------------------------------- summaries
+def summarize(rows: Sequence[Mapping[str, Any]], baseline: str = SOURCE_ONLY) -> list[dict[str, Any]]:
+    """Mean and spread over seeds per (shift, method), and the change against ``baseline``.
+
+    Returns:
+        One row per (shift, method) in first-seen order: ``target_wer`` and ``source_wer`` (means),
+        ``target_wer_std``, ``source_wer_std`` (population std over seeds), ``seeds``,
+        ``rel_reduction`` (``1 - target / baseline target``, positive is better) and
+        ``source_change`` (source WER minus the baseline's, in WER fraction), ``uses_target_labels``.
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((str(row["shift"]), str(row["method"])), []).append(row)
+    out = []
+    for (shift, method), members in groups.items():
+        target = np.array([float(r["target_wer"]) for r in members])
+        source = np.array([float(r["source_wer"]) for r in members])
+        out.append({"shift": shift, "method": method, "seeds": len(members),
+                    "target_wer": float(target.mean()), "target_wer_std": float(target.std()),
+                    "source_wer": float(source.mean()), "source_wer_std": float(source.std()),
+                    "weight": members[0].get("weight"), "layer": members[0].get("layer"),
+                    "uses_target_labels": bool(members[0].get("uses_target_labels", False))})
+    base = {r["shift"]: r for r in out if r["method"] == baseline}
+    for row in out:
+        ref = base.get(row["shift"])
+        row["rel_reduction"] = (1.0 - row["target_wer"] / ref["target_wer"]
+                                if ref is not None and ref["target_wer"] > 0 else math.nan)
+        row["source_change"] = row["source_wer"] - ref["source_wer"] if ref is not None else math.nan
+    return out
+
+
+def goal_check(summary: Sequence[Mapping[str, Any]], methods: Sequence[str] = ("mmd", "dann"),
+               min_relative: float = 0.2, max_source_rise: float = 0.01, min_shifts: int = 2) -> dict[str, Any]:
+    """Did each method cut target WER by ``min_relative`` (relative to source-only) without raising
+    source WER by more than ``max_source_rise`` (WER fraction), on at least ``min_shifts`` shifts?
+
+    Returns:
+        ``{method: {"shifts_met": [...], "reached": bool}, "reached": all methods reached}``.
+    """
+    out: dict[str, Any] = {}
+    for method in methods:
+        met = [r["shift"] for r in summary if r["method"] == method and r["rel_reduction"] >= min_relative
+               and r["source_change"] <= max_source_rise]
+        out[method] = {"shifts_met": met, "reached": len(met) >= min_shifts}
+    out["reached"] = all(out[m]["reached"] for m in methods)
+    return out
+
+
+def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], layer: int = -1,
+                     data: DataConfig | None = None) -> tuple[np.ndarray, list[str]]:
+    """Utterance-pooled encoder features of several datasets, stacked, with a label per row.
+
+    Returns:
+        ``(features (N, D), labels)``: feed :func:`asrlab.analysis.embed_2d` and
+        :func:`asrlab.adapt.diagnostics.proxy_a_distance`.
+    """
+    device = next(model.parameters()).device
+    parts, labels = [], []
+    for name, dataset in datasets.items():
+        parts.append(pooled_features(model, dataset, layer, data or FINETUNE_DATA, device))
+        labels += [name] * len(dataset)
+    return np.concatenate(parts), labels
+
+
+__all__ = ["FT_ALL", "FT_FEW", "HISTORY_KEYS", "METHODS", "ORACLE", "SOURCE_ONLY", "Comparison", "RunRecord",
+           "ShiftData", "alignment_config", "choose", "compare_methods", "goal_check", "load_shift",
+           "pooled_by_domain", "reference_rows", "run_one", "selection_rows", "summarize"]
