@@ -1,0 +1,168 @@
+"""Word-level error analysis: alignments as data and as HTML, and the most frequent confusions.
+
+Everything here is pure (strings in, strings or counts out), so the notebooks' interactive views
+(:mod:`asrlab.widgets`) stay thin and the logic is tested on its own.
+
+>>> [p.op for p in align_words("the cat sat", "the bat sat down")]
+['equal', 'substitute', 'equal', 'insert']
+>>> count_confusions(["the cat sat"], ["the bat"]).substitutions
+Counter({('cat', 'bat'): 1})
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import jiwer
+
+Op = Literal["equal", "substitute", "delete", "insert"]
+
+#: Inline styles of the HTML markup (classes are set too, for notebooks with their own CSS).
+STYLES: dict[str, str] = {
+    "substitute": "background:#fde68a",
+    "delete": "background:#fecaca;text-decoration:line-through",
+    "insert": "background:#bfdbfe",
+}
+#: One-letter marks of each edit, as in :func:`asrlab.metrics.alignment`.
+MARKS: dict[str, str] = {"equal": "", "substitute": "S", "delete": "D", "insert": "I"}
+
+
+@dataclass(frozen=True)
+class AlignedPair:
+    """One column of a word alignment.
+
+    Attributes:
+        op: ``"equal"``, ``"substitute"``, ``"delete"`` (a reference word the hypothesis lacks)
+            or ``"insert"`` (a hypothesis word the reference lacks).
+        ref: the reference word (``""`` for an insertion).
+        hyp: the hypothesis word (``""`` for a deletion).
+    """
+
+    op: Op
+    ref: str
+    hyp: str
+
+
+def align_words(reference: str, hypothesis: str) -> list[AlignedPair]:
+    """The minimum-edit word alignment of two transcripts (jiwer's), one pair per column.
+
+    Either side may be empty (an empty hypothesis is all deletions, an empty reference all
+    insertions).
+    """
+    ref_words, hyp_words = reference.split(), hypothesis.split()
+    if not ref_words or not hyp_words:
+        return ([AlignedPair("delete", w, "") for w in ref_words]
+                + [AlignedPair("insert", "", w) for w in hyp_words])
+    pairs: list[AlignedPair] = []
+    for chunk in jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]:
+        refs = ref_words[chunk.ref_start_idx:chunk.ref_end_idx]
+        hyps = hyp_words[chunk.hyp_start_idx:chunk.hyp_end_idx]
+        if chunk.type == "delete":
+            pairs += [AlignedPair("delete", r, "") for r in refs]
+        elif chunk.type == "insert":
+            pairs += [AlignedPair("insert", "", h) for h in hyps]
+        else:
+            pairs += [AlignedPair(chunk.type, r, h) for r, h in zip(refs, hyps, strict=True)]  # type: ignore[arg-type]
+    return pairs
+
+
+def edit_counts(pairs: Sequence[AlignedPair]) -> dict[str, int]:
+    """``{"S": substitutions, "D": deletions, "I": insertions, "N": reference words}``."""
+    counts = Counter(p.op for p in pairs)
+    return {"S": counts["substitute"], "D": counts["delete"], "I": counts["insert"],
+            "N": sum(1 for p in pairs if p.op != "insert")}
+
+
+def _span(op: str, text: str, title: str) -> str:
+    return f'<span class="asr-{op}" style="{STYLES[op]}" title="{title}">{text}</span>'
+
+
+def alignment_html(reference: str, hypothesis: str) -> str:
+    """One line of HTML: correct words plain, a substitution as ``ref→hyp`` on yellow, a
+    deletion struck through on red, an insertion as ``+hyp`` on blue. Words are HTML-escaped.
+
+    >>> alignment_html("a b", "a c")  # doctest: +NORMALIZE_WHITESPACE
+    '<div class="asr-alignment">a <span class="asr-substitute" style="background:#fde68a"
+    title="substitution">b&rarr;c</span></div>'
+    """
+    parts = []
+    for pair in align_words(reference, hypothesis):
+        ref, hyp = html.escape(pair.ref), html.escape(pair.hyp)
+        if pair.op == "equal":
+            parts.append(ref)
+        elif pair.op == "substitute":
+            parts.append(_span("substitute", f"{ref}&rarr;{hyp}", "substitution"))
+        elif pair.op == "delete":
+            parts.append(_span("delete", ref, "deletion"))
+        else:
+            parts.append(_span("insert", f"+{hyp}", "insertion"))
+    return f'<div class="asr-alignment">{" ".join(parts)}</div>'
+
+
+@dataclass
+class Confusions:
+    """Counts of the word errors of a set of utterances.
+
+    Attributes:
+        substitutions: ``(reference word, hypothesis word) -> count``.
+        deletions: reference word -> times it was dropped.
+        insertions: hypothesis word -> times it was added.
+    """
+
+    substitutions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    deletions: Counter[str] = field(default_factory=Counter)
+    insertions: Counter[str] = field(default_factory=Counter)
+
+    def add(self, pairs: Sequence[AlignedPair]) -> None:
+        """Count the errors of one alignment."""
+        for p in pairs:
+            if p.op == "substitute":
+                self.substitutions[(p.ref, p.hyp)] += 1
+            elif p.op == "delete":
+                self.deletions[p.ref] += 1
+            elif p.op == "insert":
+                self.insertions[p.hyp] += 1
+
+
+def count_confusions(references: Sequence[str], hypotheses: Sequence[str]) -> Confusions:
+    """Substitution pairs, deleted words and inserted words over utterance pairs.
+
+    Raises:
+        ValueError: the two lists differ in length.
+    """
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    confusions = Confusions()
+    for ref, hyp in zip(references, hypotheses):
+        confusions.add(align_words(ref, hyp))
+    return confusions
+
+
+def confusion_rows(references: Sequence[str], hypotheses: Sequence[str], domains: Sequence[str],
+                   top: int = 5) -> list[dict[str, object]]:
+    """The ``top`` most frequent errors of each kind, per domain, as table rows.
+
+    Ties are broken alphabetically, so the table is the same from run to run.
+
+    Returns:
+        Rows ``{"domain", "kind" ("substitution" | "deletion" | "insertion"), "reference",
+        "hypothesis", "count"}``, domains in order of first appearance.
+    """
+    if not len(references) == len(hypotheses) == len(domains):
+        raise ValueError("references, hypotheses and domains must have the same length")
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
+    groups: dict[str, Confusions] = {}
+    for ref, hyp, dom in zip(references, hypotheses, domains):
+        groups.setdefault(dom, Confusions()).add(align_words(ref, hyp))
+    rows: list[dict[str, object]] = []
+    for dom, c in groups.items():
+        kinds = [("substitution", {k: v for k, v in c.substitutions.items()}),
+                 ("deletion", {(w, ""): n for w, n in c.deletions.items()}),
+                 ("insertion", {("", w): n for w, n in c.insertions.items()})]
+        for kind, counts in kinds:
+            for (ref, hyp), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
+                rows.append({"domain": dom, "kind": kind, "reference": ref, "hypothesis": hyp, "count": n})
+    return rows
