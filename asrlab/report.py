@@ -149,6 +149,32 @@ def render_fine_tuning(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_decoding(data: dict[str, Any]) -> str:
+    """Notebook 06's results: WER per domain and decoder, speed, and the LM goal."""
+    rows = data["rows"]
+    domains = list(dict.fromkeys(r["domain"] for r in rows))
+    setups = list(dict.fromkeys((r["decoder"], r["lm"]) for r in rows))
+    label = {("greedy", "none"): "greedy", ("beam", "none"): "beam, no LM"}
+    names = [label.get(s, f"{s[0]} + {s[1]} LM") for s in setups]
+    cell = {(r["domain"], r["decoder"], r["lm"]): r for r in rows}
+    lines = ["| domain | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for d in domains:
+        values = []
+        for decoder, lm in setups:
+            r = cell.get((d, decoder, lm))
+            values.append("-" if r is None else f"{100 * r['wer']:.1f} ({r['utterances_per_second']:.0f}/s)")
+        lines.append(f"| {d} | " + " | ".join(values) + " |")
+    goal = data.get("goal", {})
+    reductions = ", ".join(f"{d} {100 * v:.0f}%" for d, v in goal.get("reduction", {}).items())
+    lines.append(f"\nTest WER % (utterances per second end to end: acoustic model + decoding, "
+                 f"{data.get('machine', {}).get('threads', '?')} CPU threads; decoder {data.get('decoder_backend', '?')}, "
+                 f"beam {data.get('beam_size', '?')}). LM weight and word score were tuned on each domain's dev set. "
+                 f"Relative WER reduction of beam + target-text LM over greedy: {reductions or '-'}; goal "
+                 f"{100 * goal.get('relative_wer_reduction_target', 0.3):.0f}% on at least one domain: "
+                 f"{'met' if goal.get('met') else 'not met'}. Command: `asrlab notebooks run 06_decoding_and_errors`.")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
@@ -156,6 +182,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "course-source-smoke": ("course-source-smoke.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
     "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
+    "decoding": ("06_decoding_and_errors-full.json", render_decoding),
 }
 
 

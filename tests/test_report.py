@@ -42,3 +42,13 @@ def test_render_fine_tuning_tables():
     assert "| full | 25.0 | 10.0 | 20.0 | +2.0 | 1,000 | 12 |" in text
     assert "| full | 25.0 | 20.0 |" in text          # learning curve: 1 min then 2 min
     assert "| zero-shot | 5.0 | 1.0 |" in text
+
+
+def test_render_decoding_table():
+    from asrlab.report import render_decoding
+
+    rows = [{"domain": "commands", "decoder": "greedy", "lm": "none", "wer": 0.5, "utterances_per_second": 30.0},
+            {"domain": "commands", "decoder": "beam", "lm": "target", "wer": 0.2, "utterances_per_second": 20.0}]
+    text = render_decoding({"rows": rows, "goal": {"reduction": {"commands": 0.6}, "met": True}, "beam_size": 32})
+    assert "| commands | 50.0 (30/s) | 20.0 (20/s) |" in text and "beam + target LM" in text
+    assert "commands 60%" in text and ": met." in text
