@@ -252,6 +252,109 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
     return fig
 
 
+def layer_profile(values: Mapping[str, Sequence[float]], ylabel: str, *, references: Mapping[str, float] | None = None,
+                  reference_label: str = "", xlabels: Sequence[str] | None = None, title: str = "") -> Figure:
+    """One line per model over its encoder layers (a probe's error or accuracy at each layer).
+
+    Args:
+        values: model name -> one value per layer, the front end first.
+        ylabel: what the values are.
+        references: horizontal lines: a model's name draws a dashed line in that model's colour
+            (labelled ``"<name>: <reference_label>"``, e.g. its weighted sum of layers); any other
+            name draws a grey line, each in its own dash pattern, labelled with the name (e.g.
+            ``"chance"``).
+        reference_label: the label added to a model's reference line.
+        xlabels: layer names for the ticks (default: 0, 1, ...), as many as the deepest model.
+        title: the axes' title.
+
+    Returns:
+        The figure.
+    """
+    if not values or not all(len(v) for v in values.values()):
+        raise ValueError("layer_profile needs at least one model with at least one value")
+    depth = max(len(v) for v in values.values())
+    if xlabels is not None and len(xlabels) < depth:
+        raise ValueError(f"layer_profile got {len(xlabels)} layer names for {depth} layers")
+    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    colours = {name: f"C{i % 10}" for i, name in enumerate(values)}
+    for name, series in values.items():
+        ax.plot(range(len(series)), list(series), marker="o", color=colours[name], label=name)
+    others = iter([":", "-.", (0, (5, 2, 1, 2, 1, 2)), (0, (1, 3))] * 4)
+    for name, level in (references or {}).items():
+        if name in colours:
+            ax.axhline(level, linestyle="--", linewidth=1.2, color=colours[name], label=f"{name}: {reference_label}")
+        else:
+            ax.axhline(level, linestyle=next(others), linewidth=1.4, color="0.35", label=name)
+    ax.set_xticks(range(depth), list(xlabels[:depth]) if xlabels is not None else [str(i) for i in range(depth)])
+    ax.set_xlabel("encoder layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", frameon=False, loc="best")
+    return fig
+
+
+def layer_weights(weights: Mapping[str, Sequence[float]], xlabels: Sequence[str] | None = None,
+                  title: str = "") -> Figure:
+    """Bar charts of learned layer-mixing weights, one panel per model, with the uniform level dashed.
+
+    Args:
+        weights: model name -> one weight per layer (positive, summing to 1).
+        xlabels: layer names for the ticks (default: 0, 1, ...).
+        title: a title over the whole figure.
+
+    Returns:
+        The figure.
+    """
+    if not weights or not all(len(w) for w in weights.values()):
+        raise ValueError("layer_weights needs at least one model with at least one weight")
+    fig = Figure(figsize=(3.6 * len(weights), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(weights), squeeze=False, sharey=True)[0]
+    for i, (ax, (name, values)) in enumerate(zip(axes, weights.items())):
+        values = np.asarray(values, dtype=np.float64)
+        ticks = list(xlabels[: values.size]) if xlabels is not None else [str(j) for j in range(values.size)]
+        ax.bar(range(values.size), values, color=f"C{i % 10}")
+        ax.axhline(1.0 / values.size, linestyle="--", linewidth=1.0, color="0.4", label="uniform")
+        ax.set_xticks(range(values.size), ticks, rotation=30, ha="right")
+        ax.set_title(name)
+    axes[0].set_ylabel("weight")
+    axes[0].legend(fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Figure:
+    """A confusion matrix with its counts written in the cells.
+
+    Args:
+        matrix: ``(K, K)`` counts, rows the true class, columns the predicted one.
+        classes: the K class names, in the matrix's order.
+        title: the axes' title.
+
+    Returns:
+        The figure.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != len(classes):
+        raise ValueError(f"confusion_matrix needs a (K, K) matrix for K={len(classes)} classes, got {matrix.shape}")
+    size = 1.2 + 0.9 * len(classes)
+    fig = Figure(figsize=(size + 1.2, size), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    top = matrix.max() if matrix.size else 0
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, str(count), ha="center", va="center", color="white" if count > top / 2 else "black")
+    ax.set_xticks(range(len(classes)), list(classes), rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), list(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="utterances")
+    return fig
+
+
 def save_figure(fig: Figure, name: str, folder: str | os.PathLike | None = None, dpi: int = 100) -> Path:
     """Write ``fig`` as ``<folder>/<name>.png`` (default folder: ``<project root>/figures``).
 

@@ -76,8 +76,8 @@ def test_l2sp_penalty_is_zero_at_the_anchor_and_grows_with_distance(setup) -> No
     penalty = l2sp_penalty(model, alpha=1.0)
     assert float(penalty(model).detach()) == pytest.approx(0.0)
     with torch.no_grad():
-        model.encoder.rnns[0].gru.weight_hh_l0.add_(0.1)
-    expected = 0.5 * (0.1 ** 2) * model.encoder.rnns[0].gru.weight_hh_l0.numel()
+        model.encoder.rnns[0].forward_gru.weight_hh_l0.add_(0.1)
+    expected = 0.5 * (0.1 ** 2) * model.encoder.rnns[0].forward_gru.weight_hh_l0.numel()
     assert float(penalty(model).detach()) == pytest.approx(expected, rel=1e-4)
 
 
@@ -86,7 +86,7 @@ def test_l2sp_keeps_the_encoder_closer_to_its_start_than_plain_fine_tuning(setup
 
     def drift(result) -> float:
         start = dict(init.model.encoder.named_parameters())
-        return sum(float((p - start[n]).pow(2).sum()) for n, p in result.model.encoder.named_parameters())
+        return sum(float((p.detach() - start[n].detach()).pow(2).sum()) for n, p in result.model.encoder.named_parameters())
 
     plain = finetune(init, data, "full", CONFIG, data=DATA)
     anchored = finetune(init, data, "l2sp", CONFIG, data=DATA, l2sp_alpha=50.0)
