@@ -271,13 +271,16 @@ def _pretrained_table(args: argparse.Namespace) -> int:
 
 
 def _notebooks_run(args: argparse.Namespace) -> int:
-    from asrlab.notebooks import run_notebooks
+    from asrlab.notebooks import record_runs, run_notebooks
     from asrlab.utils import smoke_mode
 
     smoke = args.smoke or smoke_mode()
     print(f"running notebooks in {'smoke' if smoke else 'full'} mode; executed copies in {args.out}")
-    runs = run_notebooks(args.names, args.out, smoke, args.timeout,
-                         report=lambda run: print(f"{run.name}: ok in {run.seconds:.1f} s", flush=True))
+
+    def finished(run) -> None:
+        print(f"{run.name}: ok in {run.seconds:.1f} s; run log {record_runs([run], smoke).name}", flush=True)
+
+    runs = run_notebooks(args.names, args.out, smoke, args.timeout, report=finished)
     print(f"{len(runs)} notebooks in {sum(r.seconds for r in runs):.1f} s")
     return 0
 

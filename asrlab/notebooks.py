@@ -18,7 +18,7 @@ from asrlab.errors import AsrlabError
 from asrlab.utils import data_dir, project_root, smoke_mode
 
 __all__ = ["NotebookError", "NotebookRun", "notebook_dir", "find_notebooks", "run_notebook", "run_notebooks",
-           "results_path", "save_results", "markdown_table"]
+           "record_runs", "results_path", "save_results", "markdown_table"]
 
 _PATTERN = "[0-9][0-9]_*.ipynb"
 
@@ -146,6 +146,38 @@ def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None =
         if report is not None:
             report(run)
     return runs
+
+
+def record_runs(runs: Sequence[NotebookRun], smoke: bool, path: str | os.PathLike | None = None) -> Path:
+    """Add finished runs to the run log ``results/notebooks-<smoke|full>.json``.
+
+    The log keeps one entry per notebook (a rerun replaces it): wall-clock seconds, when it
+    finished, the machine, and the sha256 of the shipped source model it ran with, so that the
+    README can say how long the course took, on what, and with which model.
+
+    Args:
+        runs: finished runs (from :func:`run_notebooks`).
+        smoke: the mode they ran in.
+        path: the log (default ``results/notebooks-<mode>.json``).
+
+    Returns:
+        The log's path.
+    """
+    import json
+    from datetime import datetime, timezone
+
+    from asrlab.models.zoo import SOURCE_MODEL_FILE
+    from asrlab.pretrain import machine_description, sha256_of
+    from asrlab.report import save_json
+
+    path = Path(path) if path is not None else results_path("notebooks", smoke)
+    log = json.loads(path.read_text()) if path.is_file() else {}
+    source_sha = sha256_of(SOURCE_MODEL_FILE) if SOURCE_MODEL_FILE.is_file() else None
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for run in runs:
+        log[run.name] = {"seconds": round(run.seconds, 1), "finished": finished, "machine": machine_description(),
+                         "source_model_sha256": source_sha}
+    return save_json(path, dict(sorted(log.items())))
 
 
 def results_path(name: str, smoke: bool | None = None) -> Path:

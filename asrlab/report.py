@@ -175,6 +175,74 @@ def render_decoding(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_feature_extraction(data: dict[str, Any]) -> str:
+    """Notebook 03's results: heads on the frozen encoder vs fine-tuning, layer probes, accent ID."""
+    lines = [f"Target domain `{data['domain']}`.", "",
+             "| method | test WER % | test CER % | trainable parameters | training (s) |", "|---|---:|---:|---:|---:|"]
+    for method, r in data["heads_vs_finetuning"].items():
+        lines.append(f"| {method} | {_pct(r['test_wer'])} | {_pct(r['test_cer'])} | {r['trainable_parameters']:,} "
+                     f"| {r['training_seconds']:.0f} |")
+    probes = data.get("layer_probes_dev_cer", {})
+    if probes:
+        layers: list[str] = []
+        for per_layer in probes.values():
+            layers += [name for name in per_layer if name not in layers]
+        mixed = data.get("weighted_sum", {})
+        lines += ["", "Linear CTC probes on each frozen layer, dev CER %:", "",
+                  "| encoder | " + " | ".join(layers) + " | weighted sum |", "|---|" + "---:|" * (len(layers) + 1)]
+        for name, per_layer in probes.items():
+            cells = [_pct(per_layer.get(layer)) for layer in layers]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {_pct(mixed.get(name, {}).get('dev_cer'))} |")
+    accent = data.get("accent_id")
+    if accent:
+        encoder, layer = accent["chosen"]
+        lines.append(f"\nAccent identification (logistic regression on mean-pooled frozen features, unseen voices): "
+                     f"{encoder}, {layer} (chosen on dev) scores {_pct(accent['test_accuracy'])}% on test, chance "
+                     f"{_pct(accent['test_chance'])}%; log-mel statistics without an encoder: "
+                     f"{_pct(accent['log_mel_statistics_dev_accuracy'])}% on dev.")
+    lines.append("Command: `asrlab notebooks run 03_feature_extraction`.")
+    return "\n".join(lines)
+
+
+def render_adaptation(data: dict[str, Any]) -> str:
+    """Notebook 05's scoreboard: source-only, MMD, CORAL, DANN and the label-using references."""
+    seeds = len(data.get("seeds", [])) or "?"
+    lines = ["| shift | method | target labels | lambda, layer | target WER % | relative to source-only "
+             "| source WER % | source change (points) |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in data["summary"]:
+        setting = "-" if r.get("weight") is None else f"{r['weight']:g}, {r['layer']}"
+        spread = f" ± {100 * r['target_wer_std']:.1f}" if r.get("seeds", 1) > 1 else ""
+        relative = "-" if r["method"] == "source-only" else f"{-100 * r['rel_reduction']:+.1f}%"
+        change = "-" if r["method"] == "source-only" else f"{100 * r['source_change']:+.1f}"
+        lines.append(f"| {r['shift']} | {r['method']} | {'yes' if r['uses_target_labels'] else 'no'} | {setting} "
+                     f"| {_pct(r['target_wer'])}{spread} | {relative} | {_pct(r['source_wer'])} | {change} |")
+    goal, check = data.get("goal", {}), data.get("goal_check", {})
+    met = "; ".join(f"{m}: {', '.join(check[m]['shifts_met']) or 'no shift'}" for m in ("mmd", "dann") if m in check)
+    lines.append(f"\nMean ± standard deviation over {seeds} seeds, {data.get('steps', '?')} optimiser steps per run. "
+                 f"Lambda and layer chosen on the first seed by the label-free rule `{data.get('rule', '?')}` "
+                 "(the oracle's choice and its gap are in the notebook). Goal: MMD and DANN each cut target WER by "
+                 f"{100 * goal.get('min_relative', 0.2):.0f}% relative to source-only on "
+                 f"{goal.get('min_shifts', 2)} shifts without raising source WER by more than "
+                 f"{100 * goal.get('max_source_rise', 0.01):.0f} point; met on: {met or '-'}; "
+                 f"{'reached' if check.get('reached') else 'not reached'}. "
+                 "Command: `asrlab notebooks run 04_mmd 05_dann`.")
+    return "\n".join(lines)
+
+
+def render_notebook_runs(data: dict[str, Any]) -> str:
+    """The run log of ``asrlab notebooks run`` (full mode): time per notebook, machine, model."""
+    lines = ["| notebook | minutes | finished | machine | source model |", "|---|---:|---|---|---|"]
+    for name, r in data.items():
+        m = r.get("machine", {})
+        where = f"{m.get('cpus', '?')} CPU cores" + (f", {m['gpu']}" if m.get("gpu") else "")
+        sha = (r.get("source_model_sha256") or "-")[:12]
+        lines.append(f"| {name} | {r['seconds'] / 60:.1f} | {r['finished'][:10]} | {where} | `{sha}` |")
+    total = sum(r["seconds"] for r in data.values()) / 60
+    lines.append(f"\n{total:.0f} minutes in all. Command: `asrlab notebooks run` (full mode; the source model column "
+                 "is the start of the sha256 of `asrlab/pretrained/asrlab-source.pt` that each run used).")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
@@ -182,7 +250,10 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "course-source-smoke": ("course-source-smoke.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
     "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
+    "feature-extraction": ("03_feature_extraction-full.json", render_feature_extraction),
+    "adaptation": ("05_dann-full.json", render_adaptation),
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
+    "notebook-runs": ("notebooks-full.json", render_notebook_runs),
 }
 
 

@@ -52,3 +52,57 @@ def test_render_decoding_table():
     text = render_decoding({"rows": rows, "goal": {"reduction": {"commands": 0.6}, "met": True}, "beam_size": 32})
     assert "| commands | 50.0 (30/s) | 20.0 (20/s) |" in text and "beam + target LM" in text
     assert "commands 60%" in text and ": met." in text
+
+
+def test_render_feature_extraction_tables():
+    from asrlab.report import render_feature_extraction
+
+    text = render_feature_extraction({
+        "domain": "accent",
+        "heads_vs_finetuning": {"linear head": {"test_wer": 0.5, "test_cer": 0.2, "trainable_parameters": 1234,
+                                                "training_seconds": 9.6}},
+        "layer_probes_dev_cer": {"a": {"front end": 0.4, "layer 1": 0.3}, "b": {"front end": 0.9, "layer 1": 0.5,
+                                                                              "layer 2": 0.45}},
+        "weighted_sum": {"a": {"dev_cer": 0.31}, "b": {"dev_cer": 0.47}},
+        "accent_id": {"chosen": ["a", "layer 1"], "test_accuracy": 0.8, "test_chance": 0.3,
+                      "log_mel_statistics_dev_accuracy": 0.6}})
+    assert "| linear head | 50.0 | 20.0 | 1,234 | 10 |" in text
+    assert "| a | 40.0 | 30.0 | - | 31.0 |" in text          # a layer a shallower encoder lacks is a dash
+    assert "| b | 90.0 | 50.0 | 45.0 | 47.0 |" in text
+    assert "a, layer 1 (chosen on dev) scores 80.0% on test, chance 30.0%" in text
+
+
+def test_render_adaptation_scoreboard():
+    from asrlab.report import render_adaptation
+
+    def row(method, target, source, labels=False, weight=None, layer=None):
+        return {"shift": "noisy", "method": method, "seeds": 3, "target_wer": target, "target_wer_std": 0.01,
+                "source_wer": source, "weight": weight, "layer": layer, "uses_target_labels": labels,
+                "rel_reduction": 1 - target / 0.8, "source_change": source - 0.2}
+
+    text = render_adaptation({
+        "seeds": [0, 1, 2], "steps": 25, "rule": "source-dev",
+        "summary": [row("source-only", 0.8, 0.2, weight=0.0, layer=-1), row("dann", 0.6, 0.205, weight=0.3, layer=-1),
+                    row("fine-tune on all target labels", 0.3, 0.25, labels=True)],
+        "goal": {"min_relative": 0.2, "max_source_rise": 0.01, "min_shifts": 2},
+        "goal_check": {"mmd": {"shifts_met": [], "reached": False}, "dann": {"shifts_met": ["noisy"], "reached": False},
+                       "reached": False}})
+    assert "| noisy | source-only | no | 0, -1 | 80.0 ± 1.0 | - | 20.0 | - |" in text
+    assert "| noisy | dann | no | 0.3, -1 | 60.0 ± 1.0 | -25.0% | 20.5 | +0.5 |" in text
+    assert "| noisy | fine-tune on all target labels | yes | - | 30.0 ± 1.0 | -62.5% | 25.0 | +5.0 |" in text
+    assert "over 3 seeds, 25 optimiser steps" in text and "mmd: no shift; dann: noisy; not reached" in text
+
+
+def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
+    from asrlab.notebooks import NotebookRun, record_runs
+    from asrlab.report import render_notebook_runs
+
+    log = tmp_path / "notebooks-full.json"
+    record_runs([NotebookRun("01_data_prep", 120.0, tmp_path / "a.ipynb")], smoke=False, path=log)
+    record_runs([NotebookRun("02_fine_tuning", 600.0, tmp_path / "b.ipynb"),
+                 NotebookRun("01_data_prep", 60.0, tmp_path / "a.ipynb")], smoke=False, path=log)
+    data = json.loads(log.read_text())
+    assert list(data) == ["01_data_prep", "02_fine_tuning"] and data["01_data_prep"]["seconds"] == 60.0  # rerun replaces
+    assert len(data["01_data_prep"]["source_model_sha256"]) == 64
+    text = render_notebook_runs(data)
+    assert "| 01_data_prep | 1.0 |" in text and "| 02_fine_tuning | 10.0 |" in text and "11 minutes in all" in text
