@@ -7,12 +7,24 @@ so each number in the README comes from a command that ran (named under each tab
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
 from typing import Any, Callable
 
 RESULTS_DIR = "results"
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, recursively, so that its JSON is strict."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def save_json(path: str | os.PathLike, data: Any) -> Path:

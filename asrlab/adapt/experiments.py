@@ -196,20 +196,10 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
     record = RunRecord(data.name, method, seed, config.weight, layer, target, source,
                        {k: float(v) for k, v in scores.items()}, history, round(time.perf_counter() - started, 1))
     if cache is not None:
-        from asrlab.report import save_json
+        from asrlab.report import finite_json, save_json
 
-        save_json(cache, _finite({"settings": settings, "record": record.as_dict()}))
+        save_json(cache, finite_json({"settings": settings, "record": record.as_dict()}))
     return record
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- choosing

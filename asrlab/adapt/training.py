@@ -386,17 +386,6 @@ class SearchResult:
     record: dict[str, Any] = field(default_factory=dict)
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities as None, recursively, so the JSON is strict."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
                  target_manifests: Sequence[str | os.PathLike], method: Method, out_dir: str | os.PathLike, *,
                  weights: Sequence[float] | None = None, layers: Sequence[int] | None = None,
@@ -427,7 +416,7 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
         progress: show progress bars.
     """
     from asrlab.recipes import read_manifests
-    from asrlab.report import save_json
+    from asrlab.report import finite_json, save_json
 
     if rule not in RULES:
         raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)}")
@@ -476,7 +465,7 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
               "chosen": chosen.to_dict(), "candidates": [c.to_dict() for c in candidates],
               "reference": reference.to_dict(), "source_dev": dev_note, "alignment": base.to_dict(),
               "train_config": asdict(train_config), **meta}
-    save_json(out / ADAPT_FILE, _finite(record))
+    save_json(out / ADAPT_FILE, finite_json(record))
     return SearchResult(chosen, candidates, reference, rule, out, time.perf_counter() - started, record)
 
 
