@@ -258,7 +258,6 @@ def render_notebook_runs(data: dict[str, Any]) -> str:
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
-    "course-smoke": ("course-smoke.json", render_domain_table),
     "course-source-smoke": ("course-source-smoke.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
     "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
