@@ -15,6 +15,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from asrlab.errors import AudioError
+from asrlab.utils import temporary_sibling
 
 SAMPLE_RATE = 16_000
 
@@ -116,7 +117,7 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAM
         raise ValueError(f"save_audio expects a (samples,) waveform, got shape {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"refusing to write {path}: the waveform holds NaN/inf samples")
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_sibling(path)
     sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
 

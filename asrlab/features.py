@@ -15,6 +15,7 @@ import torchaudio
 from asrlab.audio import load_audio
 from asrlab.config import FeatureConfig, SpecAugmentConfig
 from asrlab.errors import AudioError
+from asrlab.utils import temporary_sibling
 
 _LOG_FLOOR = 1e-6
 
@@ -143,7 +144,7 @@ class FeatureCache:
                 path.unlink(missing_ok=True)  # a torn write: recompute below
         feats = features_of_file(audio, self.config)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        tmp = temporary_sibling(path)
         np.save(tmp, feats.numpy())
         os.replace(tmp, path)
         return feats

@@ -37,7 +37,7 @@ from asrlab.manifest import Utterance
 from asrlab.metrics import ErrorRates, error_rates
 from asrlab.models.base import CTCModel
 from asrlab.text import CharVocabulary, normalize_text
-from asrlab.utils import lengths_to_mask
+from asrlab.utils import lengths_to_mask, temporary_sibling
 
 __all__ = [
     "LayerCache", "LayerFeatures", "model_key", "encode_layers", "extract_layers", "layer_names",
@@ -118,7 +118,7 @@ class LayerCache:
             return stored
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        tmp = temporary_sibling(path)
         np.savez(tmp, layers=stored.numpy(), seconds=np.float64(seconds))
         os.replace(tmp, path)
         return stored

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Callable
+from asrlab.utils import temporary_sibling
 
 RESULTS_DIR = "results"
 
@@ -31,7 +32,7 @@ def save_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_sibling(path)
     tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     os.replace(tmp, path)
     return path

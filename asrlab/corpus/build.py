@@ -29,6 +29,7 @@ from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_availabl
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
 from asrlab.manifest import Utterance, read_manifest, total_minutes, write_manifest
+from asrlab.utils import temporary_sibling
 
 log = logging.getLogger(__name__)
 RECIPE_VERSION = 1
@@ -170,7 +171,7 @@ def _rir_bank(spec: dict[str, Any], size: SizeName, seed: int, cache_dir: Path):
     bank = RirBank.generate(n=n, rt60=tuple(spec["rt60"]), room_dims_min=tuple(spec["room_dims_min"]),
                             room_dims_max=tuple(spec["room_dims_max"]), seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = temporary_sibling(path)
     np.savez(tmp, **{f"rir{i}": r for i, r in enumerate(bank.rirs)})
     os.replace(tmp, path)
     return bank
@@ -321,7 +322,7 @@ class CorpusBuilder:
         data["splits"] = sorted(merged.values(), key=lambda s: (list(DOMAINS).index(s["domain"])
                                                                  if s["domain"] in DOMAINS else 99, s["split"]))
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = temporary_sibling(path)
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, path)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from asrlab.lm.tokens import BOS, BOUNDARY, EOS, SPECIAL, UNK, Level, sentence_tokens
+from asrlab.utils import temporary_sibling
 
 #: log10 probability written for ``<s>``, which is never predicted (the usual ARPA convention).
 BOS_LOG10 = -99.0
@@ -130,7 +131,7 @@ class NgramLM:
         """Write the model as an ARPA file (KenLM loads it); returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = temporary_sibling(path)
         with open(tmp, "w", encoding="utf-8") as out:
             out.write(f"# asrlab n-gram LM: level={self.level} order={self.order} smoothing={self.smoothing}\n")
             out.write("\n\\data\\\n")

@@ -16,6 +16,7 @@ from asrlab.config import FeatureConfig, ModelConfig, from_dict
 from asrlab.errors import CheckpointError
 from asrlab.models.base import CTCModel
 from asrlab.text import CharVocabulary
+from asrlab.utils import temporary_sibling
 
 FORMAT = "asrlab-ctc"
 MODEL_FILE = "model.pt"
@@ -25,7 +26,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_sibling(path)
     torch.save(obj, tmp)
     os.replace(tmp, path)
     return path
