@@ -157,7 +157,7 @@ def render_fine_tuning(data: dict[str, Any]) -> str:
                   "|---|---:|---:|"]
         lines += [f"| {r['model']} | {_pct(r['wer'])} | {_pct(r['cer'])} |" for r in data["whisper"]]
     machine = data.get("machine", {})
-    lines.append(f"\nDevice: {machine.get('device', '?')}, {machine.get('threads', '?')} threads. "
+    lines.append(f"\nDevice: {machine.get('device', '?')}, {_threads(machine.get('threads'))}. "
                  "Command: `asrlab notebooks run 02_fine_tuning`.")
     return "\n".join(lines)
 
@@ -180,7 +180,7 @@ def render_decoding(data: dict[str, Any]) -> str:
     goal = data.get("goal", {})
     reductions = ", ".join(f"{d} {100 * v:.0f}%" for d, v in goal.get("reduction", {}).items())
     lines.append(f"\nTest WER % (utterances per second end to end: acoustic model + decoding, "
-                 f"{data.get('machine', {}).get('threads', '?')} CPU threads; decoder {data.get('decoder_backend', '?')}, "
+                 f"{_threads(data.get('machine', {}).get('threads'))}; decoder {data.get('decoder_backend', '?')}, "
                  f"beam {data.get('beam_size', '?')}). LM weight and word score were tuned on each domain's dev set. "
                  f"Relative WER reduction of beam + target-text LM over greedy: {reductions or '-'}; goal "
                  f"{100 * goal.get('relative_wer_reduction_target', 0.3):.0f}% on at least one domain: "
@@ -242,12 +242,18 @@ def render_adaptation(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _threads(count: int | None, kind: str = "CPU") -> str:
+    """``"1 CPU thread"``, ``"2 CPU threads"``, or ``"? CPU threads"`` when unknown."""
+    return f"{'?' if count is None else count} {kind} thread{'' if count == 1 else 's'}"
+
+
 def render_notebook_runs(data: dict[str, Any]) -> str:
     """The run log of ``asrlab notebooks run`` (full mode): time per notebook, machine, model."""
     lines = ["| notebook | minutes | finished | machine | source model |", "|---|---:|---|---|---|"]
     for name, r in data.items():
         m = r.get("machine", {})
-        where = f"{m.get('cpus', '?')} CPU cores" + (f", {m['gpu']}" if m.get("gpu") else "")
+        where = f"{m.get('cpus', '?')} CPU cores, {_threads(m.get('torch_threads'), 'torch')}" + (
+            f", {m['gpu']}" if m.get("gpu") else "")
         sha = (r.get("source_model_sha256") or "-")[:12]
         lines.append(f"| {name} | {r['seconds'] / 60:.1f} | {r['finished'][:10]} | {where} | `{sha}` |")
     total = sum(r["seconds"] for r in data.values()) / 60

@@ -106,3 +106,5 @@ def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
     assert len(data["01_data_prep"]["source_model_sha256"]) == 64
     text = render_notebook_runs(data)
     assert "| 01_data_prep | 1.0 |" in text and "| 02_fine_tuning | 10.0 |" in text and "11 minutes in all" in text
+    threads = data["01_data_prep"]["machine"]["torch_threads"]
+    assert f"CPU cores, {threads} torch thread{'' if threads == 1 else 's'} |" in text  # how each run was timed
