@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "audio", "config", "corpus", "datasets", "decode", "features", "manifest", "metrics",
     "models", "text", "train", "utils", "bench", "cli", "adapt", "experiments", "finetune", "parallel",
-    "plot", "analysis", "notebooks", "recipes", "report", "lm", "decoding",
+    "plot", "analysis", "notebooks", "recipes", "report", "lm", "decoding", "files",
 )
 
 

@@ -15,7 +15,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from asrlab.errors import AudioError
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 SAMPLE_RATE = 16_000
 
@@ -117,9 +117,8 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAM
         raise ValueError(f"save_audio expects a (samples,) waveform, got shape {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"refusing to write {path}: the waveform holds NaN/inf samples")
-    tmp = temporary_sibling(path)
-    sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
 
 
 def audio_duration(path: str | os.PathLike) -> float:

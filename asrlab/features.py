@@ -15,7 +15,7 @@ import torchaudio
 from asrlab.audio import load_audio
 from asrlab.config import FeatureConfig, SpecAugmentConfig
 from asrlab.errors import AudioError
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 _LOG_FLOOR = 1e-6
 
@@ -143,10 +143,8 @@ class FeatureCache:
             except (ValueError, OSError, EOFError):
                 path.unlink(missing_ok=True)  # a torn write: recompute below
         feats = features_of_file(audio, self.config)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        np.save(tmp, feats.numpy())
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            np.save(tmp, feats.numpy())
         return feats
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from asrlab.errors import ManifestError
+from asrlab.files import atomic_write
 
 REQUIRED_KEYS = ("audio", "text", "duration", "domain", "speaker", "split")
 
@@ -100,11 +101,9 @@ def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base_dir = path.resolve().parent
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for utt in utterances:
             handle.write(json.dumps(utt.to_json(relative_to=base_dir), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from asrlab.analysis import spectrogram_db, words
 from asrlab.config import FeatureConfig
 from asrlab.manifest import Utterance
-from asrlab.utils import project_root, temporary_sibling
+from asrlab.files import atomic_write
+from asrlab.utils import project_root
 
 __all__ = ["domain_gallery", "compare_spectrograms", "length_histograms", "scatter_2d", "regime_bars",
            "learning_curves", "save_figure"]
@@ -382,7 +383,6 @@ def save_figure(fig: Figure, name: str, folder: str | os.PathLike | None = None,
     fig.savefig(buffer, format="png", dpi=dpi)
     image = Image.open(buffer).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
                                                        dither=Image.Dither.NONE)
-    tmp = temporary_sibling(path)
-    image.save(tmp, format="PNG", optimize=True)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
     return path

@@ -37,7 +37,8 @@ from asrlab.manifest import Utterance
 from asrlab.metrics import ErrorRates, error_rates
 from asrlab.models.base import CTCModel
 from asrlab.text import CharVocabulary, normalize_text
-from asrlab.utils import lengths_to_mask, temporary_sibling
+from asrlab.files import atomic_write
+from asrlab.utils import lengths_to_mask
 
 __all__ = [
     "LayerCache", "LayerFeatures", "model_key", "encode_layers", "extract_layers", "layer_names",
@@ -117,10 +118,8 @@ class LayerCache:
             self._memory[key] = (stored, float(seconds))
             return stored
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        np.savez(tmp, layers=stored.numpy(), seconds=np.float64(seconds))
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            np.savez(tmp, layers=stored.numpy(), seconds=np.float64(seconds))
         return stored
 
 

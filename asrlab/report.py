@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Callable
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 RESULTS_DIR = "results"
 
@@ -31,10 +31,8 @@ def finite_json(value: Any) -> Any:
 def save_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     return path
 
 

@@ -47,16 +47,3 @@ def project_root() -> Path:
 def data_dir() -> Path:
     """Where generated data goes: ``$ASRLAB_DATA`` or ``<project root>/data``."""
     return Path(os.environ.get("ASRLAB_DATA", project_root() / "data"))
-
-
-def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A temp file name beside ``path``, unique to this process and thread, same suffix.
-
-    Write there, then ``os.replace`` it onto ``path``: readers never see a half-written file, and
-    two processes writing the same file at once (two notebooks building one corpus) each rename
-    their own complete copy instead of racing on one shared temp name.
-    """
-    import threading
-
-    path = Path(path)
-    return path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")

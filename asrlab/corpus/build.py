@@ -29,7 +29,7 @@ from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_availabl
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
 from asrlab.manifest import Utterance, read_manifest, total_minutes, write_manifest
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 log = logging.getLogger(__name__)
 RECIPE_VERSION = 1
@@ -170,10 +170,8 @@ def _rir_bank(spec: dict[str, Any], size: SizeName, seed: int, cache_dir: Path):
     log.info("simulating %d room impulse responses (cached in %s)", n, path)
     bank = RirBank.generate(n=n, rt60=tuple(spec["rt60"]), room_dims_min=tuple(spec["room_dims_min"]),
                             room_dims_max=tuple(spec["room_dims_max"]), seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    np.savez(tmp, **{f"rir{i}": r for i, r in enumerate(bank.rirs)})
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        np.savez(tmp, **{f"rir{i}": r for i, r in enumerate(bank.rirs)})
     return bank
 
 
@@ -321,10 +319,8 @@ class CorpusBuilder:
         data = summary.to_dict()
         data["splits"] = sorted(merged.values(), key=lambda s: (list(DOMAINS).index(s["domain"])
                                                                  if s["domain"] in DOMAINS else 99, s["split"]))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1))
 
     def worker_pool(self, shifts: dict[str, Any]):
         """A pool of spawned workers that render jobs with ``shifts`` (domain name -> transform)."""

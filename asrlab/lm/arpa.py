@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from asrlab.lm.tokens import BOS, BOUNDARY, EOS, SPECIAL, UNK, Level, sentence_tokens
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 #: log10 probability written for ``<s>``, which is never predicted (the usual ARPA convention).
 BOS_LOG10 = -99.0
@@ -130,9 +130,7 @@ class NgramLM:
     def write_arpa(self, path: str | os.PathLike) -> Path:
         """Write the model as an ARPA file (KenLM loads it); returns the path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        with open(tmp, "w", encoding="utf-8") as out:
+        with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as out:
             out.write(f"# asrlab n-gram LM: level={self.level} order={self.order} smoothing={self.smoothing}\n")
             out.write("\n\\data\\\n")
             for k, n in enumerate(self.counts(), start=1):
@@ -145,7 +143,6 @@ class NgramLM:
                         line += f"\t{self.backoffs[gram]:.7f}"
                     out.write(line + "\n")
             out.write("\n\\end\\\n")
-        os.replace(tmp, path)
         return path
 
 

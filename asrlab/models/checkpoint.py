@@ -16,7 +16,7 @@ from asrlab.config import FeatureConfig, ModelConfig, from_dict
 from asrlab.errors import CheckpointError
 from asrlab.models.base import CTCModel
 from asrlab.text import CharVocabulary
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 FORMAT = "asrlab-ctc"
 MODEL_FILE = "model.pt"
@@ -25,10 +25,8 @@ MODEL_FILE = "model.pt"
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: never a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

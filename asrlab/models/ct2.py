@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from asrlab.errors import CheckpointError
-from asrlab.utils import temporary_sibling
+from asrlab.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from whisper.model import ModelDimensions, Whisper
@@ -436,9 +436,8 @@ def write_ct2_model(model: "Whisper", model_dir: str | os.PathLike, dtype: torch
     for alias, target in aliases.items():
         string(alias)
         string(target)
-    tmp = temporary_sibling(model_dir / "model.bin")
-    tmp.write_bytes(b"".join(chunks))
-    os.replace(tmp, model_dir / "model.bin")
+    with atomic_write(model_dir / "model.bin") as tmp:
+        tmp.write_bytes(b"".join(chunks))
 
     from whisper.tokenizer import get_tokenizer
 
