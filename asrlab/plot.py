@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+from asrlab.figure import Figure
 
 from asrlab.analysis import spectrogram_db, words
 from asrlab.config import FeatureConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+from asrlab.figure import Figure
 
 from asrlab.adapt.toy import ToyResult
 

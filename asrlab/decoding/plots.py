@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from asrlab.figure import Figure
 
 from asrlab.text import CharVocabulary
 
