@@ -70,7 +70,9 @@ run_tests() {
   # unit tests, then every notebook executed in smoke mode (outputs are not stored, so
   # --nbval-lax: every cell must run, and the notebooks' own assertions do the checking)
   ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q tests/
-  ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q --nbval-lax notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg
+  # a smoke cell runs in seconds: one still running after 5 minutes has stalled, so fail it then
+  ASRLAB_SMOKE=1 "$VENV/bin/python" -m pytest -q --nbval-lax notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg \
+    --nbval-cell-timeout 300
 }
 
 case "${1:-}" in

@@ -276,13 +276,35 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 
     smoke = args.smoke or smoke_mode()
     print(f"running notebooks in {'smoke' if smoke else 'full'} mode; executed copies in {args.out}")
+    if args.repeat > 1:
+        return _notebooks_stress(args, smoke)
 
     def finished(run) -> None:
         print(f"{run.name}: ok in {run.seconds:.1f} s; run log {record_runs([run], smoke).name}", flush=True)
 
-    runs = run_notebooks(args.names, args.out, smoke, args.timeout, report=finished)
+    runs = run_notebooks(args.names, args.out, smoke, args.timeout, folder=args.folder, report=finished)
     print(f"{len(runs)} notebooks in {sum(r.seconds for r in runs):.1f} s")
     return 0
+
+
+def _notebooks_stress(args: argparse.Namespace, smoke: bool) -> int:
+    import statistics
+
+    from asrlab.notebooks import stress_notebooks
+
+    def finished(name: str, run: int, outcome: str) -> None:
+        print(f"{name} run {run}/{args.repeat}: {outcome}", flush=True)
+
+    results = stress_notebooks(args.names, args.repeat, args.out, smoke, args.timeout, args.folder, report=finished)
+    print("\n| notebook | runs | passed | failed | median s | max s |\n|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        times = r.seconds or (float("nan"),)
+        print(f"| {r.name} | {r.runs} | {len(r.seconds)} | {len(r.failures)} | {statistics.median(times):.1f} | "
+              f"{max(times):.1f} |")
+    failed = sum(len(r.failures) for r in results)
+    if failed:
+        print(f"asrlab: error: {failed} of {sum(r.runs for r in results)} runs failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -452,7 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
     nbrun.add_argument("--smoke", action="store_true",
                        help="ASRLAB_SMOKE=1 in the kernel (the default when ASRLAB_SMOKE=1 is set here)")
     nbrun.add_argument("--out", type=Path, default=Path("data/notebooks"), help="where executed copies go")
-    nbrun.add_argument("--timeout", type=int, default=3600, help="seconds one cell may take")
+    nbrun.add_argument("--timeout", type=int, default=None,
+                       help="seconds one cell may take (default: 180 in smoke mode, 3600 in full mode)")
+    nbrun.add_argument("--folder", type=Path, default=None, help="the notebooks' folder (default: notebooks/)")
+    nbrun.add_argument("--repeat", type=int, default=1,
+                       help="run each notebook this many times in a row and count failures (a stress test)")
     nbrun.set_defaults(func=_notebooks_run)
 
     report = sub.add_parser("report", help="rewrite the README's generated tables from results/*.json")

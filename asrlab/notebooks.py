@@ -8,7 +8,9 @@ copies (with outputs) under ``data/notebooks/``. A notebook stores its result di
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,12 @@ from typing import Any, Callable, Mapping, Sequence
 from asrlab.errors import AsrlabError
 from asrlab.utils import data_dir, project_root, smoke_mode
 
-__all__ = ["NotebookError", "NotebookRun", "notebook_dir", "find_notebooks", "run_notebook", "run_notebooks",
+__all__ = ["NotebookError", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
+           "run_notebooks", "stress_notebooks",
            "record_runs", "results_path", "save_results", "markdown_table"]
 
 _PATTERN = "[0-9][0-9]_*.ipynb"
+log = logging.getLogger(__name__)
 
 
 class NotebookError(AsrlabError):
@@ -67,59 +71,240 @@ def find_notebooks(names: Sequence[str] = (), folder: str | os.PathLike | None =
     return sorted(chosen)
 
 
-def _failed_cell(nb: Any) -> int | None:
-    for index, cell in enumerate(nb.cells):
-        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            return index
-    return None
+#: Seconds one cell may take by default, per mode: a smoke cell that runs for minutes is stalled,
+#: not slow (CI runs the whole course in a few minutes), and a full-mode cell trains for up to an hour.
+CELL_TIMEOUT = {"smoke": 180, "full": 3600}
+#: Seconds the kernel gets to start, and to stop before it is killed.
+KERNEL_START_TIMEOUT = 60
+KERNEL_STOP_TIMEOUT = 10
+#: Seconds between looks at a kernel channel for a message that arrived unannounced.
+CHANNEL_CHECK_SECONDS = 0.5
+
+
+def default_cell_timeout(smoke: bool) -> int:
+    """Seconds one cell may take when the caller does not say: see :data:`CELL_TIMEOUT`."""
+    return CELL_TIMEOUT["smoke" if smoke else "full"]
+
+
+def _exit_status(returncode: int | None) -> str:
+    """A kernel's exit, in words: ``"exit code 1"``, ``"signal SIGKILL"``, or ``"exit status unknown"``."""
+    import signal
+
+    if returncode is None:
+        return "exit status unknown"
+    if returncode < 0:
+        try:
+            return f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _kernel_returncode(km: Any) -> int | None:
+    """The kernel process's return code (negative: killed by that signal); None while it runs."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    return process.poll() if process is not None else None
+
+
+def _age(msg: dict) -> float:
+    """Seconds since the kernel made ``msg`` (0 when its header has no date)."""
+    from datetime import datetime, timezone
+
+    made = msg.get("header", {}).get("date")
+    if not isinstance(made, datetime):
+        return 0.0
+    return (datetime.now(timezone.utc) - made.astimezone(timezone.utc)).total_seconds()
+
+
+def _check_in_slices(channel: Any, name: str, seconds: float = CHANNEL_CHECK_SECONDS) -> None:
+    """Make ``channel.get_msg(timeout)`` look at its socket at least every ``seconds``.
+
+    jupyter_client's asyncio channels wait with pyzmq's asyncio poll, which wakes on ZeroMQ's
+    edge-triggered file descriptor. When that wake-up is missed, a message that has already
+    arrived sits unseen until the poll's timeout, where a level-triggered check finds it: in
+    ``asrlab notebooks run`` that stalled a cell of notebook 06 for its whole timeout (an hour
+    in full mode) in about one run in ten. Polling in slices bounds the stall to ``seconds``;
+    each message found late (one the kernel had sent at least half a slice before) is logged.
+    """
+    from queue import Empty
+
+    get_msg = channel.get_msg
+
+    async def get_msg_in_slices(timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = seconds if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = min(seconds, left)
+            began = time.monotonic()
+            try:
+                msg = await get_msg(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            age = _age(msg)
+            if wait > 0 and time.monotonic() - began >= 0.9 * wait and age >= 0.5 * wait:
+                log.info("notebook runner: a %s message (%s) sent %.2f s earlier was found by the periodic "
+                         "check, not by its wake-up", name, msg.get("msg_type"), age)
+            return msg
+
+    channel.get_msg = get_msg_in_slices
+
+
+def _describe_cell(nb: Any, index: int) -> str:
+    """``cell 27 (views = [view for d in ...)``: the index in the file (from 0) and the first line."""
+    if index < 0:
+        return "kernel start"
+    first = next((line.strip() for line in nb.cells[index].source.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")), "")
+    return f"cell {index} ({first[:60]}{'...' if len(first) > 60 else ''})" if first else f"cell {index}"
+
+
+async def _stop_kernel(client: Any) -> int | None:
+    """Shut the kernel down, kill it if it does not stop within :data:`KERNEL_STOP_TIMEOUT` s,
+    and close the client's channels: nothing of the kernel outlives the run.
+
+    Returns:
+        The kernel's return code if it had ended before it was asked to stop, else None.
+    """
+    import asyncio
+
+    km, kc = client.km, client.kc
+    ended = _kernel_returncode(km) if km is not None else None
+    if kc is not None:
+        kc.stop_channels()
+    if km is None:
+        return ended
+    try:
+        if await km.is_alive():
+            await asyncio.wait_for(km.shutdown_kernel(now=True), KERNEL_STOP_TIMEOUT)
+    except Exception:  # noqa: BLE001 - a kernel that will not stop is killed below
+        pass
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(KERNEL_STOP_TIMEOUT)
+    try:
+        await km.cleanup_resources()
+    except Exception:  # noqa: BLE001 - connection files of a killed kernel may be gone already
+        pass
+    client.km = client.kc = None
+    return ended
+
+
+async def _execute(client: Any, nb: Any, env: Mapping[str, str], state: dict[str, Any]) -> None:
+    """Start a kernel, run every code cell in order (``state["cell"]`` follows the cell), stop it
+    (``state["returncode"]``: the kernel's return code if it ended on its own)."""
+    import asyncio
+    import signal
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import ensure_async
+
+    # Unix sockets in a private folder (absolute: the kernel runs in the notebook's folder):
+    # no TCP ports to collide, and no warning about unencrypted TCP in every run.
+    # Ctrl-C or SIGTERM (an outer `timeout`, a CI runner) cancels the run, so the finally below
+    # still shuts the kernel down; state["stopped_by"] tells the caller that the kernel did not die
+    # on its own (nbclient reports any cancelled cell as a dead kernel).
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def stop(signum: int) -> None:
+        state["stopped_by"] = signal.Signals(signum).name
+        if task is not None:
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    sockets = tempfile.TemporaryDirectory(prefix="asrlab-kernel-")
+    client.km = AsyncKernelManager(kernel_name=client.kernel_name, transport="ipc",
+                                   ip=str(Path(sockets.name) / "kernel"))
+    try:
+        await asyncio.wait_for(client.async_start_new_kernel(env=dict(env)), KERNEL_START_TIMEOUT)
+        await asyncio.wait_for(client.async_start_new_kernel_client(), KERNEL_START_TIMEOUT)
+        _check_in_slices(client.kc.shell_channel, "shell")
+        _check_in_slices(client.kc.iopub_channel, "iopub")
+        client.reset_execution_trackers()
+        info = await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
+        if info is not None:
+            nb.metadata["language_info"] = info["content"]["language_info"]
+        for index, cell in enumerate(nb.cells):
+            state["cell"] = index
+            await client.async_execute_cell(cell, index)
+        client.set_widgets_metadata()  # so that an exported copy can show the widgets
+    finally:
+        state["returncode"] = await _stop_kernel(client)
+        sockets.cleanup()
 
 
 def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: bool,
-                 timeout: int = 3600, kernel_name: str = "python3") -> NotebookRun:
+                 timeout: int | None = None, kernel_name: str = "python3") -> NotebookRun:
     """Execute one notebook top to bottom in a fresh kernel and write the executed copy.
 
     The kernel runs in the notebook's folder with ``ASRLAB_SMOKE`` set to ``1`` or ``0``. The
     executed copy (``out_dir/<name>.ipynb``) is written even when a cell fails, so the error
-    can be read in context.
+    can be read in context. The run never outlives its kernel: a kernel that dies is noticed
+    within about a second (with its exit code or signal), a cell that runs past ``timeout``
+    stops the run, and either way the kernel is shut down (killed if it will not stop).
 
     Args:
         path: the notebook.
         out_dir: where the executed copy goes.
         smoke: run in smoke mode.
-        timeout: seconds any one cell may take.
+        timeout: seconds any one cell may take (default :func:`default_cell_timeout`).
         kernel_name: the Jupyter kernel (``python3`` is the interpreter running asrlab).
 
     Raises:
-        NotebookError: a cell failed or timed out, or the kernel died; names the notebook and cell.
+        NotebookError: a cell failed or timed out, or the kernel died or would not start; names
+            the notebook and the cell (its index among all cells of the file, from 0, and its
+            first line).
     """
+    import asyncio
+
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellControlSignal, DeadKernelError
+    from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    failed: list[int] = []
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
-                            resources={"metadata": {"path": str(path.parent.resolve())}},
-                            on_cell_error=lambda cell, cell_index, execute_reply: failed.append(cell_index))
+    timeout = default_cell_timeout(smoke) if timeout is None else timeout
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
     env = {**os.environ, "ASRLAB_SMOKE": "1" if smoke else "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     out = Path(out_dir) / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
+    state: dict[str, Any] = {"cell": -1, "returncode": None, "stopped_by": None}
     began = time.perf_counter()
     try:
-        client.execute(env=env)
-    except (CellControlSignal, DeadKernelError) as exc:
-        index = failed[0] if failed else _failed_cell(nb)
-        where = f"cell {index}" if index is not None else "a cell"
-        summary = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise NotebookError(f"notebook {path.stem} failed in {where}: {summary} (executed copy: {out})") from exc
+        asyncio.run(_execute(client, nb, env, state))
+    except (KeyboardInterrupt, asyncio.CancelledError, CellControlSignal, asyncio.TimeoutError, RuntimeError) as exc:
+        where = _describe_cell(nb, state["cell"])
+        seconds = time.perf_counter() - began
+        if state["stopped_by"] or isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+            raise NotebookError(f"notebook {path.stem} was stopped by {state['stopped_by'] or 'an interrupt'} in "
+                                f"{where} after {seconds:.0f} s; its kernel was shut down (executed copy: {out})") from exc
+        if isinstance(exc, DeadKernelError):
+            why = f"the kernel died ({_exit_status(state['returncode'])})"
+        elif isinstance(exc, CellTimeoutError):  # before TimeoutError: it is one
+            why = f"the cell ran past its timeout of {timeout} s (--timeout sets it)"
+        elif isinstance(exc, asyncio.TimeoutError):
+            why = f"the kernel did not start within {KERNEL_START_TIMEOUT} s"
+        else:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # no terminal colours
+            why = text.splitlines()[-1] if text else type(exc).__name__
+        raise NotebookError(f"notebook {path.stem} failed in {where} after {seconds:.0f} s: {why} "
+                            f"(executed copy: {out})") from exc
     finally:
         nbformat.write(nb, out)
     return NotebookRun(path.stem, time.perf_counter() - began, out)
 
 
 def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None = None, smoke: bool | None = None,
-                  timeout: int = 3600, folder: str | os.PathLike | None = None,
+                  timeout: int | None = None, folder: str | os.PathLike | None = None,
                   report: Callable[[NotebookRun], None] | None = None) -> list[NotebookRun]:
     """Execute notebooks in order (all, or those ``names`` pick), stopping at the first failure.
 
@@ -127,7 +312,7 @@ def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None =
         names: notebooks to run (see :func:`find_notebooks`); default all.
         out_dir: where executed copies go (default ``data/notebooks``).
         smoke: smoke mode; default: :func:`asrlab.utils.smoke_mode`.
-        timeout: seconds any one cell may take.
+        timeout: seconds any one cell may take (default :func:`default_cell_timeout`).
         folder: the notebooks' folder (default ``notebooks/``).
         report: called with each finished run, e.g. to print its time.
 
@@ -146,6 +331,68 @@ def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None =
         if report is not None:
             report(run)
     return runs
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """Repeated runs of one notebook (:func:`stress_notebooks`).
+
+    Attributes:
+        name: the notebook's file name without ``.ipynb``.
+        seconds: wall-clock time of each run that passed.
+        failures: the error message of each run that failed.
+    """
+
+    name: str
+    seconds: tuple[float, ...]
+    failures: tuple[str, ...]
+
+    @property
+    def runs(self) -> int:
+        return len(self.seconds) + len(self.failures)
+
+
+def stress_notebooks(names: Sequence[str], repeat: int, out_dir: str | os.PathLike | None = None,
+                     smoke: bool | None = None, timeout: int | None = None, folder: str | os.PathLike | None = None,
+                     report: Callable[[str, int, str], None] | None = None) -> list[StressResult]:
+    """Run each notebook ``repeat`` times in a row, each in a fresh kernel, and count failures.
+
+    A run that fails does not stop the others: the point is the failure rate of a notebook
+    (a kernel that dies, a cell that stalls) over many runs. Each failed run keeps its executed
+    copy as ``out_dir/<name>-failed-<run>.ipynb``.
+
+    Args:
+        names: notebooks (see :func:`find_notebooks`); empty: all.
+        repeat: runs per notebook.
+        report: called after each run with the notebook, the run number (from 1) and
+            ``"ok in 12.3 s"`` or the error.
+
+    Returns:
+        One :class:`StressResult` per notebook, in order.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    paths = find_notebooks(names, folder)
+    out_dir = Path(out_dir) if out_dir is not None else data_dir() / "notebooks"
+    smoke = smoke_mode() if smoke is None else smoke
+    results = []
+    for path in paths:
+        seconds: list[float] = []
+        failures: list[str] = []
+        for run in range(1, repeat + 1):
+            try:
+                seconds.append(run_notebook(path, out_dir, smoke, timeout).seconds)
+                outcome = f"ok in {seconds[-1]:.1f} s"
+            except NotebookError as exc:
+                failures.append(str(exc))
+                outcome = str(exc)
+                executed = out_dir / path.name
+                if executed.is_file():
+                    executed.replace(out_dir / f"{path.stem}-failed-{run}.ipynb")
+            if report is not None:
+                report(path.stem, run, outcome)
+        results.append(StressResult(path.stem, tuple(seconds), tuple(failures)))
+    return results
 
 
 def record_runs(runs: Sequence[NotebookRun], smoke: bool, path: str | os.PathLike | None = None) -> Path:
