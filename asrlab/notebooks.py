@@ -21,7 +21,8 @@ from asrlab.utils import data_dir, project_root, smoke_mode
 
 __all__ = ["NotebookError", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
            "run_notebooks", "stress_notebooks",
-           "record_runs", "results_path", "save_results", "markdown_table"]
+           "record_runs", "results_path", "save_results", "markdown_table", "readable_header", "is_percent_column",
+           "committed_results", "show_table", "lesson_check"]
 
 _PATTERN = "[0-9][0-9]_*.ipynb"
 log = logging.getLogger(__name__)
@@ -442,27 +443,120 @@ def save_results(name: str, data: Any) -> Path:
     return save_json(results_path(name), data)
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
-                   floatfmt: str = ".2f") -> str:
-    """A Markdown table of ``rows`` (dicts); numbers right-aligned, floats as ``floatfmt``.
+#: Column names that hold fractions a reader wants as percentages: WER, CER, accuracies, rates.
+_PERCENT_COLUMN = re.compile(r"(?:^|[\s_-])(wer|cer|accuracy|oov|oov[\s_]rate|reduction|forgetting|"
+                             r"error[\s_]rate|empty[\s_]fraction)(?:[\s_](std|sd))?$", re.IGNORECASE)
+_UPPER_WORDS = {"wer": "WER", "cer": "CER", "lm": "LM", "oov": "OOV", "sd": "sd", "std": "sd", "ppl": "perplexity"}
+
+
+def is_percent_column(key: str) -> bool:
+    """Whether a column named ``key`` holds a fraction shown as a percentage (``target_wer``, ``5-NN accuracy``)."""
+    return bool(_PERCENT_COLUMN.search(key.strip()))
+
+
+def readable_header(key: str, percent: bool = False) -> str:
+    """``target_wer`` -> ``target WER %``; a name that already has spaces keeps its words."""
+    words = [_UPPER_WORDS.get(w.lower(), w) for w in re.split(r"[\s_]+", key.strip()) if w]
+    header = " ".join(words)
+    if key.strip().lower() == "forgetting":
+        return "forgetting (WER points)"
+    return f"{header} %" if percent and not header.endswith("%") else header
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None,
+                   floatfmt: str = ".2f", percent: Sequence[str] | None = None) -> str:
+    """A Markdown table of ``rows`` (dicts) for a reader: readable headers, fractions as percentages.
+
+    Columns whose name says they hold a fraction (WER, CER, accuracy, OOV rate, relative
+    reduction, forgetting: see :func:`is_percent_column`) are shown times 100 with one decimal
+    and ``%`` in the header; other floats as ``floatfmt``; ``None`` as ``n/a``; numbers
+    right-aligned. Headers lose their underscores and spell WER/CER/LM in capitals.
 
     Args:
         rows: one dict per row.
-        columns: the keys to show, in order (default: the first row's keys).
-        floatfmt: format of float cells.
+        columns: the keys to show, in order (default: the first row's keys), or a mapping from
+            key to the header to show for it.
+        floatfmt: format of float cells outside the percent columns.
+        percent: the keys shown as percentages (default: chosen by name, as above; ``()``: none).
 
     Returns:
         The table, for ``display(Markdown(...))`` in a notebook.
     """
     if not rows:
         raise ValueError("markdown_table needs at least one row")
-    columns = list(columns) if columns is not None else list(rows[0])
-    numeric = [all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in rows)
-               for c in columns]
+    keys = list(columns) if columns is not None else list(rows[0])
+    as_percent = set(percent) if percent is not None else {k for k in keys if is_percent_column(k)}
+    headers = [columns[k] if isinstance(columns, Mapping) else readable_header(k, k in as_percent) for k in keys]
+    numeric = [all(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) or r.get(c) is None
+                   for r in rows) and any(r.get(c) is not None for r in rows) for c in keys]
 
-    def cell(value: Any) -> str:
+    def cell(key: str, value: Any) -> str:
+        if value is None:
+            return "n/a"
+        if key in as_percent and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{100.0 * value:.1f}"
         return format(value, floatfmt) if isinstance(value, float) else str(value)
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(cell(c, r.get(c, "")) for c in keys) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def committed_results(name: str) -> dict | None:
+    """The committed full-mode results of notebook ``name`` (``results/<name>-full.json``), if any."""
+    import json
+
+    path = results_path(name, smoke=False)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def show_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None, *,
+               full_size: tuple[str, str] | None = None, floatfmt: str = ".2f", smoke: bool | None = None) -> None:
+    """Display ``rows`` as a table (:func:`markdown_table`); in smoke mode, also the same table
+    from the committed full-size run, so a quick run still shows what the lesson shows at size.
+
+    Args:
+        rows: this run's rows.
+        columns: see :func:`markdown_table`.
+        full_size: ``(notebook, key)``: where the full-size rows are, ``results/<notebook>-full.json``
+            under ``key`` (a list of row dicts).
+        smoke: whether this run is a smoke run (default :func:`asrlab.utils.smoke_mode`).
+    """
+    from IPython.display import Markdown, display
+
+    smoke = smoke_mode() if smoke is None else smoke
+    text = markdown_table(rows, columns, floatfmt)
+    if smoke and full_size is not None:
+        committed = committed_results(full_size[0])
+        reference = committed.get(full_size[1]) if committed else None
+        text = "**This run** (smoke size: a check that the code runs; its numbers mean little)\n\n" + text
+        if reference:
+            text += (f"\n\n**At full size** (the committed run, `results/{full_size[0]}-full.json`: what the "
+                     f"lesson shows)\n\n" + markdown_table(reference, columns, floatfmt))
+    display(Markdown(text))
+
+
+def lesson_check(defaults: Mapping[str, Any], **knobs: Any) -> bool:
+    """Whether the lesson's effect assertions apply: every knob still has its lesson value.
+
+    The assertions that a notebook makes about the effects it teaches (fine-tuning beats the
+    pretrained model, ...) were measured with its default knobs. A learner who changes a knob
+    (another target domain, fewer minutes) explores; those assertions then stand down, and only
+    the correctness assertions run. Prints what differs.
+
+    Args:
+        defaults: each knob's lesson value.
+        knobs: the values in use, by the same names.
+
+    Returns:
+        True when every knob in ``knobs`` equals its default.
+    """
+    unknown = set(knobs) - set(defaults)
+    if unknown:
+        raise ValueError(f"no lesson default for knobs {sorted(unknown)}")
+    changed = {k: v for k, v in knobs.items() if v != defaults[k]}
+    if changed:
+        shown = ", ".join(f"{k} = {v!r} (lesson: {defaults[k]!r})" for k, v in changed.items())
+        print(f"Your own settings: {shown}. The assertions about the lesson's effects are off; "
+              "the correctness checks still run.")
+    return not changed
