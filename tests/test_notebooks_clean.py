@@ -49,6 +49,13 @@ def test_committed_without_outputs(notebook) -> None:
     assert "widgets" not in nb.metadata, f"{path.name}: widget state in the metadata; run nbstripout"
 
 
+def test_every_cell_has_an_id(notebook) -> None:
+    """nbformat 4.5 cell ids: without them every read and write warns (MissingIDFieldWarning)."""
+    path, nb = notebook
+    missing = [i for i, cell in enumerate(nb.cells) if not cell.get("id")]
+    assert not missing, f"{path.name}: cells {missing} have no id; run nbformat's normalize() on the notebook"
+
+
 def test_no_output_is_compared_against_a_stripped_notebook(notebook) -> None:
     path, nb = notebook
     checked = [i for i, cell in enumerate(nb.cells) if "NBVAL_CHECK_OUTPUT" in cell.source]
