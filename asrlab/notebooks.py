@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from asrlab.errors import AsrlabError
+from asrlab.files import atomic_write
 from asrlab.utils import data_dir, project_root, smoke_mode
 
 __all__ = ["NotebookError", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
@@ -39,12 +40,14 @@ class NotebookRun:
     Attributes:
         name: the notebook's file name without ``.ipynb``.
         seconds: wall-clock time of the whole run, kernel start included.
-        executed: the executed copy, with outputs.
+        executed: the executed copy, with outputs (signed as trusted for this user's Jupyter).
+        html: a self-contained HTML page of the executed copy (figures, audio, tables embedded).
     """
 
     name: str
     seconds: float
     executed: Path
+    html: Path | None = None
 
 
 def notebook_dir() -> Path:
@@ -300,8 +303,43 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: boo
         raise NotebookError(f"notebook {path.stem} failed in {where} after {seconds:.0f} s: {why} "
                             f"(executed copy: {out})") from exc
     finally:
-        nbformat.write(nb, out)
-    return NotebookRun(path.stem, time.perf_counter() - began, out)
+        save_executed(nb, out)
+    seconds = time.perf_counter() - began
+    return NotebookRun(path.stem, seconds, out, export_html(nb, out.with_suffix(".html")))
+
+
+def save_executed(nb: Any, path: Path) -> None:
+    """Write an executed notebook and sign it as trusted for this user's Jupyter.
+
+    Jupyter does not run the HTML and JavaScript outputs of a notebook it did not execute itself
+    (audio players stay silent, widgets show as text) until the user trusts it; the runner
+    executed this copy on the user's behalf, so it signs it with the user's notebook secret.
+    """
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    with atomic_write(path) as tmp:
+        nbformat.write(nb, tmp)
+    try:
+        NotebookNotary().sign(nb)
+    except Exception as exc:  # noqa: BLE001 - a read-only Jupyter data folder only costs the trust
+        log.info("could not sign %s as trusted: %s", path, exc)
+
+
+def export_html(nb: Any, path: Path) -> Path:
+    """A self-contained HTML page of an executed notebook: figures and audio embedded, tables as
+    rendered, widgets with their saved state (their controls load the widget library from a CDN
+    when the page is opened with internet). It opens in any browser, for handing out.
+
+    Returns:
+        ``path``.
+    """
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(body, encoding="utf-8")
+    return path
 
 
 def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None = None, smoke: bool | None = None,

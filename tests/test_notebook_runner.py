@@ -70,16 +70,23 @@ def test_a_stalled_cell_stops_the_run_after_its_timeout_and_the_kernel_is_gone(t
     assert not kernels_left(str(folder))
 
 
-def test_a_run_that_passes_leaves_no_kernel_and_keeps_widget_state(tmp_path: Path) -> None:
+def test_a_run_that_passes_leaves_no_kernel_a_trusted_copy_and_an_html_page(tmp_path: Path) -> None:
+    from nbformat.sign import NotebookNotary
+
     folder = tmp_path / "fine"
     folder.mkdir()
-    write_notebook(folder / "01_fine.ipynb", "import ipywidgets\nipywidgets.IntSlider(value=3)")
+    write_notebook(folder / "01_fine.ipynb", "import ipywidgets\nipywidgets.IntSlider(value=3)",
+                   "import numpy as np\nfrom IPython.display import Audio\nAudio(np.zeros(800), rate=8000)",
+                   "from asrlab.figure import Figure\nfig = Figure(figsize=(2, 2))\nfig.add_subplot().plot([1, 2])\nfig")
     done, _ = run_cli("--folder", str(folder), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     executed = nbformat.read(tmp_path / "out" / "01_fine.ipynb", as_version=4)
     assert executed.metadata["language_info"]["name"] == "python"
     state = executed.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert any(model["model_name"] == "IntSliderModel" for model in state.values())
+    assert NotebookNotary().check_signature(executed)  # opens trusted: audio and widgets work
+    page = (tmp_path / "out" / "01_fine.html").read_text()
+    assert "<audio" in page and "data:image/png;base64," in page and "IntSliderModel" in page
     assert not kernels_left(str(folder))
 
 
