@@ -1,4 +1,4 @@
-"""Exceptions that name the offending file and say what to do about it."""
+"""Exceptions that name the offending file and say what to do about it, and asrlab's warnings."""
 from __future__ import annotations
 
 
@@ -24,3 +24,11 @@ class CheckpointError(AsrlabError, ValueError):
 
 class MissingDependencyError(AsrlabError, RuntimeError):
     """An optional engine or data package is not installed."""
+
+
+class BlankOutputWarning(UserWarning):
+    """A CTC model's transcripts are all (or nearly all) empty: the blank wins every frame.
+
+    Not an error: the evaluation is valid (WER 100% or close to it), but it usually means that
+    training has not yet left CTC's blank-first plateau or went wrong; the message says what to try.
+    """

@@ -1,9 +1,14 @@
-"""Run a CTC model over a dataset: transcripts, error rates overall and per domain, timing."""
+"""Run a CTC model over a dataset: transcripts, error rates overall and per domain, timing.
+
+Every evaluation also checks for a model that outputs only blanks (all or nearly all transcripts
+empty) and says so with a :class:`~asrlab.errors.BlankOutputWarning`.
+"""
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -11,11 +16,58 @@ import torch.nn.functional as F
 from asrlab.config import DataConfig
 from asrlab.datasets import SpeechDataset, audio_seconds, make_loader
 from asrlab.decode import greedy_decode
-from asrlab.metrics import ErrorRates, error_rates, per_domain
+from asrlab.errors import BlankOutputWarning
+from asrlab.metrics import ErrorRates, empty_fraction, error_rates, per_domain
 from asrlab.models.base import CTCModel
 
 if TYPE_CHECKING:
     from asrlab.decoding import Decoder
+
+#: Share of empty transcripts from which an evaluation warns that the model outputs (nearly) only blanks.
+NEARLY_BLANK = 0.9
+
+#: The likely causes of blank-only output, and what to try; the second half of every warning.
+BLANK_OUTPUT_ADVICE = (
+    "The CTC blank wins (almost) every frame: the model is likely still on CTC's blank-first plateau "
+    "(too few optimisation steps, or too little audio to train from scratch), its learning rate is too "
+    "high (collapse) or too low, or its vocabulary does not match the labels. Try more steps or more "
+    "audio, check the learning rate, start from a pretrained model, and check that the model's "
+    "vocabulary is the one the transcripts were encoded with."
+)
+
+
+def blank_output_message(hypotheses: Sequence[str], threshold: float = NEARLY_BLANK) -> str | None:
+    """The :class:`~asrlab.errors.BlankOutputWarning` text for an evaluation's transcripts.
+
+    Args:
+        hypotheses: one transcript per utterance.
+        threshold: the share of empty transcripts from which to warn.
+
+    Returns:
+        ``None`` when fewer than ``threshold`` of the transcripts are empty (or there are none),
+        else a message saying how many are empty, the likely causes and what to try.
+    """
+    fraction = empty_fraction(hypotheses)
+    if not hypotheses or fraction < threshold:
+        return None
+    total = len(hypotheses)
+    empty = round(fraction * total)
+    if empty == total:
+        what = f"all {total} transcripts are empty (WER 100%): the model outputs only blanks."
+    else:
+        what = (f"{empty} of {total} transcripts ({100 * fraction:.0f}%) are empty: "
+                "the model outputs almost only blanks.")
+    return f"{what} {BLANK_OUTPUT_ADVICE}"
+
+
+def warn_if_blank_output(hypotheses: Sequence[str], threshold: float = NEARLY_BLANK, stacklevel: int = 2) -> None:
+    """Issue one :class:`~asrlab.errors.BlankOutputWarning` when (nearly) every transcript is empty.
+
+    ``stacklevel`` is as for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    message = blank_output_message(hypotheses, threshold)
+    if message is not None:
+        warnings.warn(message, BlankOutputWarning, stacklevel=stacklevel + 1)
 
 
 @dataclass
@@ -29,6 +81,8 @@ class EvalResult:
         loss: mean CTC loss per utterance.
         seconds: wall time of the forward passes and decoding.
         audio_seconds: audio duration processed.
+        empty_fraction: (property) share of hypotheses that are empty; 1.0 for a model that
+            outputs only blanks.
     """
 
     rates: ErrorRates
@@ -46,8 +100,14 @@ class EvalResult:
         """Processing time over audio time (lower is faster)."""
         return self.seconds / max(self.audio_seconds, 1e-9)
 
+    @property
+    def empty_fraction(self) -> float:
+        """Share of utterances whose hypothesis is empty (the model emitted only blanks for them)."""
+        return empty_fraction(self.hypotheses)
+
     def as_dict(self) -> dict:
         return {**self.rates.as_dict(), "loss": self.loss, "rtf": self.real_time_factor,
+                "empty_fraction": self.empty_fraction,
                 "domains": {k: v.as_dict() for k, v in self.domains.items()}}
 
 
@@ -90,10 +150,15 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
 def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
              device: torch.device | str = "cpu", decoder: Decoder | None = None) -> EvalResult:
     """Decode ``dataset`` with ``model`` (greedy unless ``decoder`` is given) and score it against
-    the manifest texts."""
+    the manifest texts.
+
+    Warns once, with a :class:`~asrlab.errors.BlankOutputWarning`, when at least
+    :data:`NEARLY_BLANK` of the transcripts are empty (see :func:`blank_output_message`).
+    """
     hyps, loss, seconds, audio = transcribe_batches(model, dataset, data, device, decoder)
     refs = [_reference(dataset, i) for i in range(len(dataset))]
     hypotheses = [hyps[i] for i in range(len(dataset))]
+    warn_if_blank_output(hypotheses, stacklevel=2)
     domains = [u.domain for u in dataset.utterances]
     return EvalResult(error_rates(refs, hypotheses), per_domain(refs, hypotheses, domains),
                       [u.id for u in dataset.utterances], refs, hypotheses, domains, loss, seconds, audio)

@@ -49,6 +49,17 @@ def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     return error_rates(references, hypotheses).cer
 
 
+def empty_fraction(hypotheses: Sequence[str]) -> float:
+    """Share of hypotheses that are empty or only whitespace (0.0 when there are none).
+
+    >>> empty_fraction(["the cat", "", "  ", "sat"])
+    0.5
+    """
+    if not hypotheses:
+        return 0.0
+    return sum(not h.strip() for h in hypotheses) / len(hypotheses)
+
+
 def per_domain(references: Sequence[str], hypotheses: Sequence[str], domains: Sequence[str]) -> dict[str, ErrorRates]:
     """Error rates for each domain, in order of first appearance."""
     groups: dict[str, tuple[list[str], list[str]]] = {}

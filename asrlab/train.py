@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 
 from asrlab.config import DataConfig, TrainConfig, from_dict
 from asrlab.datasets import Batch, SpeechDataset, audio_seconds, make_loader
-from asrlab.errors import CheckpointError
+from asrlab.errors import BlankOutputWarning, CheckpointError
 from asrlab.evaluate import evaluate
 from asrlab.features import SpecAugment
 from asrlab.models.base import CTCModel, EncoderOutput
@@ -340,7 +341,10 @@ def fit(
         nonlocal best_state, patience_left
         if dev is None:
             return False
-        result = evaluate(model, dev, DataConfig(max_seconds=data.max_seconds, num_workers=0), device)
+        with warnings.catch_warnings():
+            # blank-only output is expected early on (CTC's blank-first plateau): warn on final evaluations only
+            warnings.simplefilter("ignore", BlankOutputWarning)
+            result = evaluate(model, dev, DataConfig(max_seconds=data.max_seconds, num_workers=0), device)
         row = {"step": step, "epoch": epoch, "dev_wer": result.rates.wer, "dev_cer": result.rates.cer,
                "dev_loss": result.loss}
         history.evals.append(row)
