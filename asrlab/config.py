@@ -57,13 +57,19 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class SpecAugmentConfig:
-    """SpecAugment masks applied to training batches (0 disables a kind)."""
+    """SpecAugment masks applied to training batches (0 disables a kind).
+
+    ``freq_warp`` adds vocal-tract-length perturbation on the features (Jaitly and Hinton 2013):
+    each utterance's mel axis is stretched by a factor drawn from ``[1 - freq_warp, 1 + freq_warp]``,
+    which makes one voice sound like a longer or shorter vocal tract (0 disables it).
+    """
 
     freq_masks: int = 2
     freq_width: int = 15
     time_masks: int = 2
     time_width: int = 40
     max_time_fraction: float = 0.2
+    freq_warp: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,34 @@ def log_mel(wave: np.ndarray | torch.Tensor, config: FeatureConfig = FeatureConf
     return feats
 
 
+def warp_frequency(feats: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Stretch each utterance's feature axis by its factor (vocal-tract-length perturbation).
+
+    Bin ``k`` of the output reads the input at ``k / factor`` (linear interpolation, clamped to
+    the top bin): a factor above 1 moves spectral content up, like a shorter vocal tract.
+
+    Args:
+        feats: ``(B, T, F)`` features.
+        factors: ``(B,)`` positive warp factors (1 leaves an utterance unchanged).
+
+    Returns:
+        ``(B, T, F)`` warped features.
+    """
+    if feats.dim() != 3 or factors.shape != feats.shape[:1]:
+        raise ValueError(f"expected (B, T, F) features and (B,) factors, got {tuple(feats.shape)} and "
+                         f"{tuple(factors.shape)}")
+    if not bool((factors > 0).all()):
+        raise ValueError("warp factors must be positive")
+    bins = feats.shape[-1]
+    source = (torch.arange(bins, device=feats.device, dtype=feats.dtype)[None, :] / factors[:, None].to(feats.dtype))
+    source = source.clamp(0, bins - 1)  # (B, F)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bins - 1)
+    weight = (source - low.to(feats.dtype))[:, None, :]
+    index = lambda i: i[:, None, :].expand(-1, feats.shape[1], -1)  # noqa: E731 - (B, F) -> (B, T, F)
+    return feats.gather(2, index(low)) * (1 - weight) + feats.gather(2, index(high)) * weight
+
+
 class SpecAugment(torch.nn.Module):
     """Frequency and time masking on a padded batch, within each utterance's length.
 
@@ -96,6 +124,9 @@ class SpecAugment(torch.nn.Module):
         if not self.training:
             return feats
         cfg = self.config
+        if cfg.freq_warp > 0:
+            factors = 1.0 + cfg.freq_warp * (2.0 * torch.rand(feats.shape[0], generator=generator) - 1.0)
+            feats = warp_frequency(feats, factors.to(feats.device))
         b, t, f = feats.shape
         keep = torch.ones_like(feats, dtype=torch.bool)
         frame = torch.arange(t, device=feats.device)

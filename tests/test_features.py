@@ -193,3 +193,29 @@ def test_audio_shorter_than_a_window_is_a_clear_error_naming_the_file(tmp_path) 
     save_audio(path, np.full(100, 0.1, dtype=np.float32))
     with pytest.raises(AudioError, match="blip.wav.*shorter than one"):
         compute_features(str(path), FeatureConfig())
+
+
+def test_frequency_warp_moves_content_up_or_down_and_factor_one_is_identity() -> None:
+    from asrlab.features import warp_frequency
+
+    feats = torch.zeros(3, 4, 80)
+    feats[:, :, 40] = 1.0  # one bright bin
+    warped = warp_frequency(feats, torch.tensor([1.0, 1.1, 0.9]))
+    assert torch.equal(warped[0], feats[0])
+    peak = warped.mean(1).argmax(-1)
+    assert peak[1] == 44 and peak[2] == 36  # 40 * 1.1, 40 * 0.9
+    assert warped.shape == feats.shape
+    with pytest.raises(ValueError, match="positive"):
+        warp_frequency(feats, torch.tensor([1.0, 0.0, 1.0]))
+
+
+def test_specaugment_warp_is_seeded_and_off_in_eval() -> None:
+    from asrlab.config import SpecAugmentConfig
+    from asrlab.features import SpecAugment
+
+    feats, lengths = torch.randn(2, 50, 80), torch.tensor([50, 30])
+    augment = SpecAugment(SpecAugmentConfig(freq_masks=0, time_masks=0, freq_warp=0.1)).train()
+    first = augment(feats, lengths, torch.Generator().manual_seed(1))
+    again = augment(feats, lengths, torch.Generator().manual_seed(1))
+    assert torch.equal(first, again) and not torch.equal(first, feats)
+    assert torch.equal(augment.eval()(feats, lengths), feats)
