@@ -1,9 +1,12 @@
 """CTC decoders: prefix beam search finds the most probable labelling, beam 1 is greedy on peaky
 posteriors, the Python and flashlight decoders agree (with and without an LM), LM fusion fixes a
-homophone-like confusion, lengths are respected, and evaluation/CLI take a decoder."""
+homophone-like confusion, lengths are respected, and evaluation/CLI take a decoder. KenLM files
+are read once (and quietly) however many decoders and grid points use them."""
 from __future__ import annotations
 
+import gc
 import itertools
+import os
 import random
 from pathlib import Path
 
@@ -16,7 +19,10 @@ from asrlab.decoding import (
     FlashlightDecoder, GreedyDecoder, LMFusion, PrefixBeamDecoder, flashlight_available, make_decoder,
     prefix_beam_search,
 )
+from asrlab.decoding import flashlight as fl
 from asrlab.lm import build_lm
+from asrlab.lm.tune import decode_all, grid_search
+from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
 VOCAB = CharVocabulary()
@@ -130,6 +136,94 @@ def test_backends_agree_on_random_batches_with_lengths() -> None:
     python = make_decoder("beam", 16, backend="python").decode(log_probs, lengths)
     assert python == make_decoder("beam", 64, backend="flashlight").decode(log_probs, lengths)
     assert python[3] == ""
+
+
+def counted(function, calls: list):
+    """``function`` that also appends its first argument to ``calls``."""
+    def wrapper(*args, **kwargs):
+        calls.append(args[0])
+        return function(*args, **kwargs)
+    return wrapper
+
+
+@pytest.fixture
+def kenlm_reads(monkeypatch) -> list[str]:
+    """Paths that KenLM reads from now on (the model cache starts empty)."""
+    reads: list[str] = []
+    fl._cached_kenlm.cache_clear()
+    monkeypatch.setattr(fl, "_read_kenlm", counted(fl._read_kenlm, reads))
+    yield reads
+    fl._cached_kenlm.cache_clear()  # no model loaded through the counter outlives the test
+
+
+@needs_flashlight
+def test_decoders_share_one_kenlm_model_per_file_and_dictionary(lms, kenlm_reads, tmp_path: Path) -> None:
+    log_probs = noisy_posteriors(SPOKEN[0], seed=0)[None]
+    lengths = torch.tensor([log_probs.shape[1]])
+    a = FlashlightDecoder(VOCAB, 8, lms["char"], lm_weight=0.5, word_score=0.0)
+    b = FlashlightDecoder(VOCAB, 16, lms["char"], lm_weight=1.5, word_score=2.0)
+    assert len(kenlm_reads) == 1 and a._decoder.lm is b._decoder.lm
+    # a word LM with a lexicon maps other words: its own model; another lexicon, another dictionary
+    FlashlightDecoder(VOCAB, 8, lms["word"], lexicon=["the", "cat", "sat"])
+    FlashlightDecoder(VOCAB, 8, lms["word"], lm_weight=2.0, lexicon=["the", "cat", "sat"])
+    FlashlightDecoder(VOCAB, 8, lms["word"], lexicon=["the", "dog"])
+    assert len(kenlm_reads) == 3
+    # a rewritten file is read again
+    path = build_lm(TEXTS[:3], level="char", order=3).write_arpa(tmp_path / "lm.arpa")
+    FlashlightDecoder(VOCAB, 8, path)
+    build_lm(TEXTS, level="char", order=4).write_arpa(path)
+    FlashlightDecoder(VOCAB, 8, path)
+    assert len(kenlm_reads) == 5
+    # each decoder keeps its model alive once the cache lets it go
+    before = a.decode(log_probs, lengths)
+    fl._cached_kenlm.cache_clear()
+    gc.collect()
+    assert a.decode(log_probs, lengths) == before
+
+
+@needs_flashlight
+def test_loading_kenlm_writes_nothing_to_fd2(kenlm_reads, tmp_path: Path, capfd) -> None:
+    path = build_lm(TEXTS, level="char", order=5).write_arpa(tmp_path / "char.arpa")
+    capfd.readouterr()
+    FlashlightDecoder(VOCAB, 8, path, lm_weight=1.0)
+    assert kenlm_reads == [str(path.resolve())]
+    assert capfd.readouterr().err == ""  # no "Reading ...", no progress bar of asterisks
+
+
+@needs_flashlight
+def test_a_corrupt_arpa_is_named_and_fd2_restored(kenlm_reads, tmp_path: Path, capfd) -> None:
+    bad = tmp_path / "broken.arpa"
+    bad.write_text("\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0\t<s>\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.arpa"):
+        FlashlightDecoder(VOCAB, 8, bad)
+    os.write(2, b"fd 2 is back\n")
+    assert "fd 2 is back" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grid_search_reads_each_lm_once_and_matches_fresh_decoders(lms, kenlm_reads, monkeypatch,
+                                                                   backend: str) -> None:
+    import asrlab.decoding.factory as factory
+    import asrlab.lm.arpa as arpa
+
+    scans, parses = [], []
+    monkeypatch.setattr(factory, "read_vocabulary", counted(factory.read_vocabulary, scans))
+    parse = counted(arpa.read_arpa, parses)
+    monkeypatch.setattr(factory, "read_arpa", parse)
+    monkeypatch.setattr(arpa, "read_arpa", parse)
+    log_probs = [noisy_posteriors(text, seed) for seed, text in enumerate(SPOKEN)]
+    weights, scores = (0.0, 1.0), (0.0, 1.0)
+    result = grid_search(log_probs, SPOKEN, lms["word"], lm_weights=weights, word_scores=scores, beam_size=8,
+                         backend=backend)
+    # one scan of the word list; KenLM once (flashlight); the Python model twice, as the first
+    # weight, 0, keeps no LM and the next point parses the file once more (not once per point)
+    assert len(scans) == 1
+    assert (len(kenlm_reads), len(parses)) == ((1, 0) if backend == "flashlight" else (0, 2))
+    for point, (weight, score) in zip(result["grid"], itertools.product(weights, scores)):
+        fresh = make_decoder("beam", 8, lms["word"], weight, score, backend=backend)  # type: ignore[arg-type]
+        rates = error_rates(SPOKEN, decode_all(fresh, log_probs))
+        assert (point["lm_weight"], point["word_score"], point["wer"], point["cer"]) == \
+            (weight, score, rates.wer, rates.cer)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
