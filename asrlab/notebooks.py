@@ -20,7 +20,7 @@ from asrlab.errors import AsrlabError
 from asrlab.files import atomic_write
 from asrlab.utils import data_dir, project_root, smoke_mode
 
-__all__ = ["NotebookError", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
+__all__ = ["NotebookError", "NotebookInterrupted", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
            "run_notebooks", "stress_notebooks",
            "record_runs", "results_path", "save_results", "markdown_table", "readable_header", "is_percent_column",
            "committed_results", "show_table", "lesson_check"]
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class NotebookError(AsrlabError):
     """A notebook failed: the message names the notebook, the cell and the error."""
+
+
+class NotebookInterrupted(NotebookError):
+    """A run was stopped from outside (Ctrl-C, SIGTERM): the whole command stops, not just this run."""
 
 
 @dataclass(frozen=True)
@@ -289,7 +293,7 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: boo
         where = _describe_cell(nb, state["cell"])
         seconds = time.perf_counter() - began
         if state["stopped_by"] or isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
-            raise NotebookError(f"notebook {path.stem} was stopped by {state['stopped_by'] or 'an interrupt'} in "
+            raise NotebookInterrupted(f"notebook {path.stem} was stopped by {state['stopped_by'] or 'an interrupt'} in "
                                 f"{where} after {seconds:.0f} s; its kernel was shut down (executed copy: {out})") from exc
         if isinstance(exc, DeadKernelError):
             why = f"the kernel died ({_exit_status(state['returncode'])})"
@@ -422,6 +426,8 @@ def stress_notebooks(names: Sequence[str], repeat: int, out_dir: str | os.PathLi
             try:
                 seconds.append(run_notebook(path, out_dir, smoke, timeout).seconds)
                 outcome = f"ok in {seconds[-1]:.1f} s"
+            except NotebookInterrupted:
+                raise
             except NotebookError as exc:
                 failures.append(str(exc))
                 outcome = str(exc)

@@ -95,17 +95,21 @@ def test_sigterm_to_the_runner_shuts_the_kernel_down_and_names_the_cell(tmp_path
 
     folder = tmp_path / "terminated"
     folder.mkdir()
-    write_notebook(folder / "01_long.ipynb", "import time", "time.sleep(600)")
+    write_notebook(folder / "01_long.ipynb", "import pathlib, time", "pathlib.Path('started').touch()\ntime.sleep(600)")
     runner = subprocess.Popen([sys.executable, "-m", "asrlab.cli", "notebooks", "run", "--smoke", "--folder",
-                               str(folder), "--out", str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # the kernel starts and reaches the long cell
+                               str(folder), "--out", str(tmp_path / "out"), "--repeat", "3"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (folder / "started").exists() and time.monotonic() < deadline:  # the kernel reaches the long cell
+        time.sleep(0.2)
     began = time.monotonic()
     runner.send_signal(signal.SIGTERM)
-    _, stderr = runner.communicate(timeout=60)
+    stdout, stderr = runner.communicate(timeout=60)
     assert runner.returncode != 0
     assert time.monotonic() - began < 20
-    assert "01_long was stopped by SIGTERM in cell 2 (time.sleep(600))" in stderr, stderr
+    assert "01_long was stopped by SIGTERM in cell 2 (pathlib.Path('started').touch())" in stderr, stderr
     assert "kernel was shut down" in stderr and "Traceback" not in stderr, stderr
+    assert "run 2/3" not in stdout  # a signal stops the whole command, not just the current run
     assert not kernels_left(str(folder))
 
 
