@@ -77,7 +77,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
-                    processes=args.processes)
+                    processes=args.processes, freq_warp=args.freq_warp)
     print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
     return 0
 
@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--lr", type=float)
     pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
     pretrain.add_argument("--no-specaugment", action="store_true", help="train without SpecAugment")
+    pretrain.add_argument("--freq-warp", type=float, default=0.0,
+                          help="vocal-tract-length perturbation: warp each utterance's mel axis by up to this "
+                               "fraction (e.g. 0.1), so unseen voices are less of a surprise")
     pretrain.add_argument("--processes", type=int, default=1,
                           help="data-parallel CPU processes of one thread each (2 is ~1.4x faster on 2 cores)")
     pretrain.add_argument("--seed", type=int, default=0)

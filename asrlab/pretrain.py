@@ -63,7 +63,7 @@ def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, s
 def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
              epochs: int | None = None, seed: int = 0, progress: bool = True,
              init: str | os.PathLike | None = None, lr: float | None = None,
-             specaugment: bool = True, processes: int = 1) -> dict[str, Any]:
+             specaugment: bool = True, processes: int = 1, freq_warp: float = 0.0) -> dict[str, Any]:
     """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
 
     Args:
@@ -76,6 +76,8 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
             schedule); its card's stages are carried into the new card.
         lr: override the recipe's peak learning rate.
         specaugment: False trains without SpecAugment (e.g. a last stage that fits the data).
+        freq_warp: with SpecAugment, also warp each utterance's mel axis by up to this fraction
+            (vocal-tract-length perturbation, :func:`asrlab.features.warp_frequency`).
         processes: data-parallel CPU processes of one thread each (:mod:`asrlab.parallel`);
             2 trains about 1.4x faster than 1 on a 2-core machine. Each process takes batches of
             the recipe's size, so the effective batch grows with ``processes``.
@@ -86,7 +88,7 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     corpus = Path(corpus)
     source = corpus / "source"
     train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr,
-                           specaugment=SOURCE_TRAIN.specaugment if specaugment else None)
+                           specaugment=replace(SOURCE_TRAIN.specaugment, freq_warp=freq_warp) if specaugment else None)
     previous: list[dict[str, Any]] = []
     if init is not None:
         old_card = Path(init).with_suffix(".json")
@@ -111,6 +113,7 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         "command": f"asrlab pretrain --corpus DIR --seed {seed}" + (f" --epochs {epochs}" if epochs else "")
                    + (f" --lr {lr}" if lr else "") + (" --init PREVIOUS_STAGE.pt" if init else "")
                    + ("" if specaugment else " --no-specaugment")
+                   + (f" --freq-warp {freq_warp}" if freq_warp and specaugment else "")
                    + (f" --processes {processes}" if processes > 1 else ""),
         "processes": processes,
     }
