@@ -3,17 +3,24 @@
 Each run starts from the same pretrained model and the same data, trains under a fixed budget of
 audio (so that a regime is not favoured by seeing more speech), and is scored on the target
 domain's test set and on the source domain's test set (how much it forgot).
+
+:data:`LESSON_KNOBS` holds the knob values the chapter's assertions about effects were measured
+with, and :func:`blank_output_messages` collects the warnings of a model that outputs only blanks
+(training from scratch on minutes of speech) instead of showing them.
 """
 from __future__ import annotations
 
 import math
 import random
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, MutableMapping, Sequence
 
 from asrlab.config import DataConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
+from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import EvalResult, evaluate
 from asrlab.finetune import FinetuneResult, Regime, finetune
 from asrlab.manifest import Utterance
@@ -21,6 +28,53 @@ from asrlab.models.checkpoint import LoadedModel
 
 #: Batching for fine-tuning and evaluation on a CPU: batches of up to 80 s of audio.
 FINETUNE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
+
+#: The knob values of notebook 02 (fine-tuning) that its assertions about effects were measured
+#: with, per corpus size: with these, the lesson's effects hold (transfer beats scratch, scratch
+#: stays blank, L2-SP forgets less...); a learner who changes one explores, and those assertions
+#: stand down (``asrlab.notebooks.lesson_check``). Keep them equal to the notebook's knobs cell.
+LESSON_KNOBS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "TARGET": "accent",
+        "REGIMES": ("scratch", "head", "top-k", "full", "layerwise", "l2sp"),
+        "TRAIN_MINUTES": 1.0,
+        "BUDGET_S": 90,
+        "CURVE_MINUTES": (0.5, 1.0),
+        "CURVE_BUDGET_S": 40,
+        "LR": 1e-3,
+        "LRS": {"scratch": 2e-3, "head": 5e-3},
+        "WARMUP_STEPS": 5,
+        "SPECAUGMENT": None,
+        "TOP_K": 2,
+        "LAYER_DECAY": 0.5,
+        "L2SP_ALPHA": 1.0,
+        "WHISPER_DOMAIN": "real_telephone",
+        "WHISPER_TEST_UTTS": 4,
+        "WHISPER_TRAIN_MINUTES": 0.5,
+        "WHISPER_BUDGET_S": 20,
+        "SEED": 0,
+    },
+    "full": {
+        "TARGET": "accent",
+        "REGIMES": ("scratch", "head", "top-k", "full", "layerwise", "l2sp"),
+        "TRAIN_MINUTES": 10.0,
+        "BUDGET_S": 4000,
+        "CURVE_MINUTES": (1, 2, 5, 10, 30),
+        "CURVE_BUDGET_S": 2400,
+        "LR": 1e-3,
+        "LRS": {"scratch": 2e-3, "head": 5e-3},
+        "WARMUP_STEPS": 30,
+        "SPECAUGMENT": None,
+        "TOP_K": 2,
+        "LAYER_DECAY": 0.5,
+        "L2SP_ALPHA": 1.0,
+        "WHISPER_DOMAIN": "real_telephone",
+        "WHISPER_TEST_UTTS": None,
+        "WHISPER_TRAIN_MINUTES": 9.0,
+        "WHISPER_BUDGET_S": 3000,
+        "SEED": 0,
+    },
+}
 
 
 def take_minutes(utterances: Sequence[Utterance], minutes: float, seed: int = 0) -> list[Utterance]:
@@ -64,6 +118,36 @@ def _score(model: Any, dataset: SpeechDataset) -> EvalResult:
     return evaluate(model, dataset, FINETUNE_DATA)
 
 
+@contextmanager
+def blank_output_messages() -> Iterator[list[str]]:
+    """Collect the :class:`~asrlab.errors.BlankOutputWarning` messages issued inside the block.
+
+    An evaluation warns when a model outputs (nearly) only blanks; a comparison that includes
+    training from scratch expects that. Inside this block those warnings are kept, not shown, so
+    that a notebook can print them where it explains them; every other warning is issued again
+    when the block ends, unchanged.
+
+    Yields:
+        A list that holds the messages, in the order they were issued, once the block has ended.
+
+    Example::
+
+        with blank_output_messages() as messages:
+            rows = compare_regimes(...)
+        print(messages[0])
+    """
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BlankOutputWarning)
+        yield messages
+    for warning in caught:
+        if issubclass(warning.category, BlankOutputWarning):
+            messages.append(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno,
+                                   source=warning.source)
+
+
 @dataclass
 class RegimeRun:
     """One fine-tuning run, scored.
@@ -72,9 +156,13 @@ class RegimeRun:
         regime: the regime's name (see :mod:`asrlab.finetune`).
         train_minutes: labelled target audio it trained on.
         epochs: passes over that data.
+        steps: optimiser steps taken.
         target_wer, target_cer: on the target test set.
+        target_empty_fraction: share of the target test transcripts that are empty (1.0: the
+            model outputs only blanks).
         source_wer: on the source test set after fine-tuning.
-        forgetting: ``source_wer`` minus the pretrained model's source WER.
+        forgetting: ``source_wer`` minus the pretrained model's source WER; ``None`` for
+            ``scratch``, which never knew the source domain and so has nothing to forget.
         trainable_parameters, total_parameters: what the regime let train.
         seconds: training time.
         best_dev_wer: on the target dev set (which chose the kept weights).
@@ -83,10 +171,12 @@ class RegimeRun:
     regime: str
     train_minutes: float
     epochs: int
+    steps: int
     target_wer: float
     target_cer: float
+    target_empty_fraction: float
     source_wer: float
-    forgetting: float
+    forgetting: float | None
     trainable_parameters: int
     total_parameters: int
     seconds: float
@@ -100,43 +190,57 @@ def run_regime(init: LoadedModel, regime: Regime, train: SpeechDataset, dev: Spe
                target_test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *,
                budget_seconds: float, source_wer_before: float, k: int = 2, layer_decay: float = 0.5,
                l2sp_alpha: float = 1e-2) -> tuple[RegimeRun, FinetuneResult]:
-    """Fine-tune a copy of ``init`` with ``regime`` under an audio budget and score it."""
+    """Fine-tune a copy of ``init`` with ``regime`` under an audio budget and score it.
+
+    ``source_wer_before`` is the pretrained model's source WER, from which forgetting is counted
+    (not for ``scratch``: its forgetting is ``None``).
+    """
     train_seconds = sum(u.duration for u in train.utterances)
     epochs = epochs_for_budget(train_seconds, budget_seconds)
     result = finetune(init, train, regime, replace(config, epochs=epochs), dev=dev, data=FINETUNE_DATA, k=k,
                       layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
     target = _score(result.model, target_test)
     source = _score(result.model, source_test)
-    run = RegimeRun(regime, round(train_seconds / 60, 2), epochs, target.rates.wer, target.rates.cer,
-                    source.rates.wer, source.rates.wer - source_wer_before, result.trainable_parameters,
-                    result.total_parameters, round(result.seconds, 1), result.history.best_dev_wer)
+    forgetting = None if regime == "scratch" else source.rates.wer - source_wer_before
+    run = RegimeRun(regime, train_minutes=round(train_seconds / 60, 2), epochs=epochs,
+                    steps=len(result.history.steps), target_wer=target.rates.wer, target_cer=target.rates.cer,
+                    target_empty_fraction=target.empty_fraction, source_wer=source.rates.wer, forgetting=forgetting,
+                    trainable_parameters=result.trainable_parameters, total_parameters=result.total_parameters,
+                    seconds=round(result.seconds, 1), best_dev_wer=result.history.best_dev_wer)
     return run, result
 
 
 def compare_regimes(init: LoadedModel, regimes: Sequence[Regime], train: SpeechDataset, dev: SpeechDataset | None,
                     target_test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *,
                     budget_seconds: float, lrs: Mapping[str, float] | None = None, k: int = 2,
-                    layer_decay: float = 0.5, l2sp_alpha: float = 1e-2) -> list[RegimeRun]:
+                    layer_decay: float = 0.5, l2sp_alpha: float = 1e-2,
+                    finetuned: MutableMapping[str, FinetuneResult] | None = None) -> list[RegimeRun]:
     """Every regime from ``init`` on the same data and audio budget, plus the untouched model.
 
     Args:
         lrs: peak learning rate per regime where it differs from ``config.lr`` (a model trained
             from scratch usually wants a larger one than a fine-tuned one).
+        finetuned: when given, each regime's :class:`~asrlab.finetune.FinetuneResult` (its model
+            and training history) is stored in it under the regime's name, to look inside later.
 
     Returns:
         One row per regime, preceded by a ``"pretrained (no training)"`` row.
     """
     started = time.perf_counter()
     target0, source0 = _score(init.model, target_test), _score(init.model, source_test)
-    rows = [RegimeRun("pretrained (no training)", 0.0, 0, target0.rates.wer, target0.rates.cer, source0.rates.wer,
-                      0.0, 0, sum(p.numel() for p in init.model.parameters()),
-                      round(time.perf_counter() - started, 1), None)]
+    rows = [RegimeRun("pretrained (no training)", train_minutes=0.0, epochs=0, steps=0, target_wer=target0.rates.wer,
+                      target_cer=target0.rates.cer, target_empty_fraction=target0.empty_fraction,
+                      source_wer=source0.rates.wer, forgetting=0.0, trainable_parameters=0,
+                      total_parameters=sum(p.numel() for p in init.model.parameters()),
+                      seconds=round(time.perf_counter() - started, 1), best_dev_wer=None)]
     for regime in regimes:
         lr = (lrs or {}).get(regime, config.lr)
-        run, _ = run_regime(init, regime, train, dev, target_test, source_test, replace(config, lr=lr),
-                            budget_seconds=budget_seconds, source_wer_before=source0.rates.wer, k=k,
-                            layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+        run, result = run_regime(init, regime, train, dev, target_test, source_test, replace(config, lr=lr),
+                                 budget_seconds=budget_seconds, source_wer_before=source0.rates.wer, k=k,
+                                 layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
         rows.append(run)
+        if finetuned is not None:
+            finetuned[regime] = result
     return rows
 
 
@@ -165,5 +269,12 @@ def rows_as_dicts(rows: Sequence[RegimeRun]) -> list[dict[str, Any]]:
     return [row.as_dict() for row in rows]
 
 
-__all__ = ["FINETUNE_DATA", "RegimeRun", "compare_regimes", "epochs_for_budget",
-           "learning_curve", "rows_as_dicts", "run_regime", "subset_dataset", "take_minutes"]
+def rows_for_plot(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Regime rows for :func:`asrlab.plot.regime_bars`: a forgetting of ``None`` (``scratch``, which
+    never knew the source domain) becomes NaN, which draws no bar, where a table shows ``n/a``."""
+    return [{**row, "forgetting": math.nan if row.get("forgetting") is None else row["forgetting"]} for row in rows]
+
+
+__all__ = ["FINETUNE_DATA", "LESSON_KNOBS", "RegimeRun", "blank_output_messages", "compare_regimes",
+           "epochs_for_budget", "learning_curve", "rows_as_dicts", "rows_for_plot", "run_regime", "subset_dataset",
+           "take_minutes"]

@@ -128,6 +128,11 @@ def render_domain_gap(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _points(value: float | None) -> str:
+    """A change of an error rate in percentage points (``+5.3``); ``n/a`` where it does not apply."""
+    return "n/a" if value is None else f"{100 * value:+.1f}"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -140,7 +145,7 @@ def render_fine_tuning(data: dict[str, Any]) -> str:
              "| seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in data["regimes"]:
         lines.append(f"| {r['regime']} | {_pct(r['target_wer'])} | {_pct(r['target_cer'])} | {_pct(r['source_wer'])} "
-                     f"| {100 * r['forgetting']:+.1f} | {r['trainable_parameters']:,} | {r['seconds']:.0f} |")
+                     f"| {_points(r['forgetting'])} | {r['trainable_parameters']:,} | {r['seconds']:.0f} |")
     curve = data.get("learning_curve", [])
     if curve:
         minutes = sorted({r["train_minutes"] for r in curve})
