@@ -21,9 +21,17 @@ from asrlab.text import normalize_text
 
 __all__ = [
     "utterance_statistics", "embed_2d", "knn_accuracy", "corpus_statistics", "words", "vocabulary",
-    "vocabulary_overlap", "oov_rate", "spectrogram_db", "band_energy_fraction", "envelope_db",
-    "fastest_decay_db_per_s",
+    "vocabulary_overlap", "oov_rate", "wave_statistics", "spectrogram_db", "band_energy_fraction", "envelope_db",
+    "noise_floor_db", "silent_fraction", "fastest_decay_db_per_s", "LESSON_KNOBS",
 ]
+
+#: Notebook 01's knobs, per corpus size, with the values its assertions about the lesson's
+#: effects (noise floors, vocabulary gaps, nearest-neighbour accuracies) were measured with:
+#: its knobs cell passes them to :func:`asrlab.notebooks.lesson_check`.
+LESSON_KNOBS = {
+    "smoke": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": None, "NEIGHBOURS": 5},
+    "full": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": 60, "NEIGHBOURS": 5},
+}
 
 
 # --------------------------------------------------------------------------- text and corpus
@@ -122,6 +130,29 @@ def utterance_statistics(utterances: Sequence[Utterance], features: FeatureConfi
         feats = compute_features(utt.audio, config, cache).numpy()  # (T, F)
         rows.append(np.concatenate([feats.mean(axis=0), feats.std(axis=0)]))
     return np.stack(rows).astype(np.float32)
+
+
+def wave_statistics(waves: Iterable[np.ndarray],
+                    features: FeatureConfig = FeatureConfig(normalize="none")) -> np.ndarray:
+    """Per-waveform mean and standard deviation of every log-mel bin over time, for audio in memory.
+
+    :func:`utterance_statistics` for waveforms that are not files (a shift applied on the fly);
+    unlike it, ``features`` is used as given, so ``FeatureConfig()`` (per-utterance
+    normalisation) shows what normalisation leaves of the statistics.
+
+    Args:
+        waves: ``(samples,)`` waveforms at the rate ``features`` expects.
+        features: log-mel settings (default: unnormalised).
+
+    Returns:
+        ``(N, 2F)`` float32 array: the F bin means, then the F bin standard deviations.
+    """
+    from asrlab.features import log_mel
+
+    rows = [log_mel(np.asarray(w, dtype=np.float32), features).numpy() for w in waves]  # (T, F) each
+    if not rows:
+        raise ValueError("wave_statistics: no waveforms given")
+    return np.stack([np.concatenate([f.mean(axis=0), f.std(axis=0)]) for f in rows]).astype(np.float32)
 
 
 def embed_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
@@ -244,6 +275,30 @@ def envelope_db(wave: np.ndarray, sample_rate: int = 16_000, frame_ms: float = 1
     energy = (wave[: n * frame].reshape(n, frame) ** 2).sum(axis=1)
     db = 10.0 * np.log10(np.maximum(energy, 1e-20) / max(float(energy.max()), 1e-20))
     return np.maximum(db, -100.0)
+
+
+def noise_floor_db(wave: np.ndarray, percentile: float = 10.0, sample_rate: int = 16_000) -> float:
+    """The level the quietest ``percentile`` % of 10 ms frames stay under, in dB below the loudest frame.
+
+    Pauses set it: noise or reverberation that fills them raises it; the exact zeros a
+    synthesiser writes between words take it to the -100 dB floor of :func:`envelope_db`.
+    """
+    if not 0.0 <= percentile <= 100.0:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    return float(np.percentile(envelope_db(wave, sample_rate), percentile))
+
+
+def silent_fraction(wave: np.ndarray, sample_rate: int = 16_000, frame_ms: float = 10.0) -> float:
+    """Share of the non-overlapping ``frame_ms`` frames that are digital silence (every sample exactly 0).
+
+    Synthesisers write such frames between words; a microphone, with its own noise, never does.
+    """
+    frame = int(round(sample_rate * frame_ms / 1000.0))
+    wave = np.asarray(wave)
+    n = wave.size // frame
+    if n < 1:
+        raise ValueError(f"silent_fraction needs at least one {frame_ms:g} ms frame, got {wave.size} samples")
+    return float(np.mean(~wave[: n * frame].reshape(n, frame).any(axis=1)))
 
 
 def fastest_decay_db_per_s(wave: np.ndarray, sample_rate: int = 16_000, span_s: float = 0.1,

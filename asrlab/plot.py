@@ -42,44 +42,58 @@ def _show_spectrogram(ax, wave: np.ndarray, sample_rate: int):
 
 
 def domain_gallery(examples: Mapping[str, np.ndarray], sample_rate: int = 16_000,
-                   features: FeatureConfig = FeatureConfig(normalize="none")) -> Figure:
-    """One column per domain: waveform, spectrogram and log-mel features of one utterance.
+                   features: FeatureConfig = FeatureConfig(normalize="none"), ncols: int | None = None) -> Figure:
+    """Waveform, spectrogram and log-mel features of one utterance per domain, in a grid.
 
-    Spectrograms share one colour scale (0 dB is each utterance's loudest bin) and so do the
-    log-mel panels, so that band limits, noise floors and reverberant smearing compare at a glance.
+    Each domain is a column of three panels; the columns wrap into rows of ``ncols`` domains, so
+    that seven domains fit a notebook's width in two rows. Spectrograms share one colour scale
+    (0 dB is each utterance's loudest bin) and so do the log-mel panels, so that band limits,
+    noise floors and reverberant smearing compare at a glance.
 
     Args:
         examples: domain name -> ``(samples,)`` waveform at ``sample_rate``.
         sample_rate: the waveforms' rate in Hz.
         features: log-mel settings; the default leaves them unnormalised, so level differences show.
+        ncols: domains per row (default: all in one row up to 4 domains, else two rows).
 
     Returns:
-        A figure with 3 rows and ``len(examples)`` columns.
+        A figure with ``3 * rows`` panel rows and ``ncols`` columns, at most about 1300 px wide
+        at 100 dpi for the default ``ncols``.
     """
     from asrlab.features import log_mel
 
     if not examples:
         raise ValueError("domain_gallery needs at least one example")
+    if ncols is not None and ncols < 1:
+        raise ValueError(f"domain_gallery needs ncols >= 1, got {ncols}")
     waves = {name: _as_wave(w, "domain_gallery") for name, w in examples.items()}
     mels = {name: log_mel(w, features).numpy().T for name, w in waves.items()}  # (F, T)
     stacked = np.concatenate([m.ravel() for m in mels.values()])
     mel_lo, mel_hi = np.percentile(stacked, [1, 99.5])
-    fig = Figure(figsize=(3.0 * len(waves), 6.5), layout="constrained")
-    axes = fig.subplots(3, len(waves), squeeze=False, sharey="row")
-    for col, (name, wave) in enumerate(waves.items()):
-        times = np.arange(wave.size) / sample_rate
-        axes[0, col].plot(times, wave, linewidth=0.4, color="tab:blue")
-        axes[0, col].set_title(name)
-        axes[0, col].set_ylim(-1.0, 1.0)
-        spec = _show_spectrogram(axes[1, col], wave, sample_rate)
-        mel = axes[2, col].imshow(mels[name], origin="lower", aspect="auto", cmap="viridis",
-                                  vmin=mel_lo, vmax=mel_hi, extent=(0, wave.size / sample_rate, 0, mels[name].shape[0]))
-        axes[2, col].set_xlabel("time (s)")
-    axes[0, 0].set_ylabel("amplitude")
-    axes[1, 0].set_ylabel("frequency (kHz)")
-    axes[2, 0].set_ylabel("mel bin")
-    fig.colorbar(spec, ax=axes[1, :], label="dB", shrink=0.9)
-    fig.colorbar(mel, ax=axes[2, :], label="log energy", shrink=0.9)
+    ncols = min(ncols or (len(waves) if len(waves) <= 4 else -(-len(waves) // 2)), len(waves))
+    nrows = -(-len(waves) // ncols)
+    fig = Figure(figsize=(2.8 * ncols + 1.4, 6.0 * nrows), layout="constrained")
+    rows = fig.subfigures(nrows, 1, squeeze=False)[:, 0]
+    items = list(waves.items())
+    for r, sub in enumerate(rows):
+        axes = sub.subplots(3, ncols, squeeze=False, sharey="row")
+        shown = items[r * ncols: (r + 1) * ncols]
+        for ax in axes[:, len(shown):].ravel():  # the last row may have fewer domains
+            ax.set_visible(False)
+        for col, (name, wave) in enumerate(shown):
+            seconds = wave.size / sample_rate
+            axes[0, col].plot(np.arange(wave.size) / sample_rate, wave, linewidth=0.4, color="tab:blue")
+            axes[0, col].set_title(name)
+            axes[0, col].set_ylim(-1.0, 1.0)
+            spec = _show_spectrogram(axes[1, col], wave, sample_rate)
+            mel = axes[2, col].imshow(mels[name], origin="lower", aspect="auto", cmap="viridis",
+                                      vmin=mel_lo, vmax=mel_hi, extent=(0, seconds, 0, mels[name].shape[0]))
+            axes[2, col].set_xlabel("time (s)")
+        axes[0, 0].set_ylabel("amplitude")
+        axes[1, 0].set_ylabel("frequency (kHz)")
+        axes[2, 0].set_ylabel("mel bin")
+        sub.colorbar(spec, ax=axes[1, : len(shown)], label="dB", shrink=0.9)
+        sub.colorbar(mel, ax=axes[2, : len(shown)], label="log energy", shrink=0.9)
     return fig
 
 

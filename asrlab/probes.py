@@ -44,8 +44,20 @@ __all__ = [
     "LayerCache", "LayerFeatures", "model_key", "encode_layers", "extract_layers", "layer_names",
     "ProbeConfig", "ProbeHistory", "ProbeScore", "encode_targets", "length_batches", "pad_layers",
     "train_probe", "evaluate_probe", "ProbeRun", "fit_probe", "masked_mean", "pool_layers", "accent_of",
-    "ClassifierResult", "classify", "classify_layers",
+    "ClassifierResult", "classify", "classify_layers", "LESSON_KNOBS",
 ]
+
+#: Notebook 03's knobs, per corpus size, with the values its assertions about the lesson's
+#: effects (heads against full fine-tuning, layer probes, accent identification) were measured
+#: with: its knobs cell passes them to :func:`asrlab.notebooks.lesson_check`.
+LESSON_KNOBS = {
+    "smoke": {"SEED": 0, "DOMAIN": "accent", "ENCODERS": ("asrlab-source", "whisper-tiny.en-ctc"),
+              "PROBE_EPOCHS": 20, "PROBE_LR": 3e-3, "BILSTM_HIDDEN": 64, "BILSTM_LR": 1e-2,
+              "FINETUNE_EPOCHS": 2, "FINETUNE_LR": 5e-4, "ACCENT_C": 0.1},
+    "full": {"SEED": 0, "DOMAIN": "accent", "ENCODERS": ("asrlab-source", "whisper-tiny.en-ctc"),
+             "PROBE_EPOCHS": 8, "PROBE_LR": 3e-3, "BILSTM_HIDDEN": 64, "BILSTM_LR": 1e-2,
+             "FINETUNE_EPOCHS": 3, "FINETUNE_LR": 5e-4, "ACCENT_C": 0.1},
+}
 
 
 # --------------------------------------------------------------------------- the cache
@@ -479,18 +491,31 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum(dim=1) / lengths.to(x.device, x.dtype)[:, None]
 
 
-def pool_layers(layers: Sequence[torch.Tensor]) -> np.ndarray:
-    """One vector per utterance and layer: ``(L, T_i, D)`` items -> ``(N, L, D)`` float32 means over time."""
+def pool_layers(layers: Sequence[torch.Tensor], std: bool = False) -> np.ndarray:
+    """One vector per utterance and layer, pooled over time.
+
+    Args:
+        layers: per utterance ``(L, T_i, D)`` features (:attr:`LayerFeatures.layers`).
+        std: also pool the standard deviation over time (statistics pooling, as x-vectors do).
+
+    Returns:
+        ``(N, L, D)`` float32 means over time, or with ``std`` ``(N, L, 2D)``: the means, then
+        the standard deviations (0 for a one-frame utterance).
+    """
     pooled = []
     for x in layers:
         frames = x.float().transpose(0, 1)                         # (T_i, L, D)
         flat = frames.reshape(1, frames.shape[0], -1)               # (1, T_i, L * D)
-        pooled.append(masked_mean(flat, torch.tensor([frames.shape[0]])).reshape(x.shape[0], x.shape[2]))
+        mean = masked_mean(flat, torch.tensor([frames.shape[0]])).reshape(x.shape[0], x.shape[2])
+        pooled.append(torch.cat([mean, x.float().std(dim=1, correction=0)], dim=-1) if std else mean)
     return torch.stack(pooled).numpy()
 
 
 def accent_of(speaker: str) -> str:
-    """The accent of an espeak-ng speaker label: ``"espeak:en-gb-scotland+m5"`` -> ``"en-gb-scotland"``."""
+    """The accent of an espeak-ng speaker label: ``"espeak:en-gb-scotland+m5"`` -> ``"en-gb-scotland"``.
+
+    Tables and plots show accents by name instead: :func:`asrlab.corpus.domains.accent_name`.
+    """
     accent = speaker.split(":", 1)[-1].split("+", 1)[0]
     if not accent:
         raise ValueError(f"no accent in speaker label {speaker!r}")

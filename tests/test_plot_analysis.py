@@ -124,11 +124,28 @@ def test_fastest_decay_follows_an_exponential_tail() -> None:
     assert env.shape == (200,) and env.max() == 0.0
 
 
+def test_noise_floor_and_digital_silence() -> None:
+    wave = tone(300.0, seconds=1.0)
+    paused = wave.copy()
+    paused[:4000] = 0.0  # a quarter of the frames: exact zeros, as a synthesiser writes them
+    hiss = paused + np.random.default_rng(0).normal(0.0, 1e-3, paused.size).astype(np.float32)
+    assert analysis.silent_fraction(paused) == pytest.approx(0.25)
+    assert analysis.silent_fraction(hiss) == 0.0 and analysis.silent_fraction(wave) == 0.0
+    assert analysis.noise_floor_db(paused, 10) == -100.0  # the floor of envelope_db
+    assert -60.0 < analysis.noise_floor_db(hiss, 10) < -40.0  # noise fills the pause: about -47 dB
+    assert analysis.noise_floor_db(wave, 10) > -1.0  # a steady tone has no quiet frames
+    with pytest.raises(ValueError, match="percentile"):
+        analysis.noise_floor_db(wave, 101)
+
+
 # --------------------------------------------------------------------------- plots
 def test_plots_return_figures(tmp_path: Path) -> None:
     waves = {"clean": tone(300.0), "telephone": tone(3000.0, amplitude=0.1)}
     gallery = plot.domain_gallery(waves)
     assert isinstance(gallery, Figure) and len([a for a in gallery.axes if a.get_title()]) == 2
+    seven = plot.domain_gallery({f"d{i}": tone(200.0 * (i + 1)) for i in range(7)})  # wraps into two rows
+    assert len([a for a in seven.axes if a.get_title()]) == 7 and seven.get_size_inches()[0] * 100 <= 1300
+    assert len([a for a in plot.domain_gallery(waves, ncols=1).axes if a.get_title()]) == 2
     pair = plot.compare_spectrograms({"wave": tone(), "features": np.random.default_rng(0).random((50, 20))},
                                      title="t", ncols=1)
     assert isinstance(pair, Figure)

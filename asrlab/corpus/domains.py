@@ -128,6 +128,17 @@ _SOURCE_EVAL = VoicePool(
 )
 # Accents never heard in the source domain.
 TARGET_ACCENTS = ("en-gb-scotland", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+#: What tables and plots call each espeak-ng accent of the corpus (see :func:`accent_name`).
+ACCENT_NAMES = {
+    "en-us": "American",
+    "en-gb": "British",
+    "en-gb-x-rp": "Received Pronunciation",
+    "en-us-nyc": "New York",
+    "en-gb-scotland": "Scottish",
+    "en-029": "Caribbean",
+    "en-gb-x-gbclan": "Lancastrian",
+    "en-gb-x-gbcwmd": "West Midlands",
+}
 _ACCENT_TRAIN = VoicePool(accents=TARGET_ACCENTS, variants=("m1", "m2", "m3", "f1", "f2", "klatt"))
 _ACCENT_EVAL = VoicePool(accents=TARGET_ACCENTS, variants=("m5", "m6", "f4", "f5", "klatt2"))
 
@@ -190,3 +201,17 @@ def get_domain(name: str) -> DomainSpec:
     if name not in DOMAINS:
         raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
     return DOMAINS[name]
+
+
+def accent_name(code_or_voice: str) -> str:
+    """The readable name of an espeak-ng accent, for tables, axes and legends.
+
+    Takes an accent code (``"en-029"``), a voice (``"en-029+m1"``: the variant is dropped) or a
+    corpus speaker label (``"espeak:en-029+m1"``: the engine is dropped too).
+
+    Returns:
+        The name from :data:`ACCENT_NAMES` (``"Caribbean"``); an accent not in it (a Piper or
+        flite voice, a real speaker) comes back unchanged.
+    """
+    code = code_or_voice.split(":", 1)[-1].split("+", 1)[0]
+    return ACCENT_NAMES.get(code, code_or_voice)
