@@ -340,7 +340,9 @@ def export_html(nb: Any, path: Path) -> Path:
     """
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    quiet = logging.getLogger("asrlab.notebooks.html")  # nbconvert's notes on alt text are not the user's to fix
+    quiet.setLevel(logging.ERROR)
+    body, _ = HTMLExporter(embed_images=True, log=quiet).from_notebook_node(nb)
     with atomic_write(path) as tmp:
         Path(tmp).write_text(body, encoding="utf-8")
     return path
