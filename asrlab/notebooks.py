@@ -515,7 +515,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | M
 
     Columns whose name says they hold a fraction (WER, CER, accuracy, OOV rate, relative
     reduction, forgetting: see :func:`is_percent_column`) are shown times 100 with one decimal
-    and ``%`` in the header; other floats as ``floatfmt``; ``None`` as ``n/a``; numbers
+    and ``%`` in the header; other floats as ``floatfmt``; ``None`` as ``n/a``; booleans as yes/no; numbers
     right-aligned. Headers lose their underscores and spell WER/CER/LM in capitals.
 
     Args:
@@ -539,6 +539,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | M
     def cell(key: str, value: Any) -> str:
         if value is None:
             return "n/a"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         if key in as_percent and isinstance(value, (int, float)) and not isinstance(value, bool):
             return f"{100.0 * value:.1f}"
         return format(value, floatfmt) if isinstance(value, float) else str(value)

@@ -26,6 +26,10 @@ def test_percent_columns_are_chosen_by_name(key: str, expected: bool) -> None:
     assert is_percent_column(key) is expected
 
 
+def test_booleans_read_yes_or_no() -> None:
+    assert markdown_table([{"method": "dann", "uses_target_labels": False}]).splitlines()[2] == "| dann | no |"
+
+
 def test_headers_and_explicit_columns() -> None:
     assert readable_header("dev_greedy_wer", percent=True) == "dev greedy WER %"
     assert readable_header("lm") == "LM"

@@ -1,6 +1,7 @@
 """How far apart two domains are, returned as plain values (nothing is stored on a module).
 
 * :func:`domain_accuracy`: balanced accuracy of a domain discriminator's logits;
+* :func:`final_mean`: the mean of a per-step log over the last steps of a run;
 * :func:`mmd_value`: the multi-kernel MMD as a float;
 * :func:`proxy_a_distance`: ``2 (1 - 2 err)`` of a linear classifier (Ben-David et al. 2007);
 * :func:`pooled_features`: utterance-pooled encoder features of a dataset, to feed the above.
@@ -17,6 +18,19 @@ from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, gaussian_mmd
 from asrlab.config import DataConfig
 from asrlab.datasets import Batch, SpeechDataset, make_loader
 from asrlab.models.base import CTCModel, EncoderOutput
+
+
+#: Steps at the end of a run over which :func:`final_mean` averages a per-step value.
+FINAL_STEPS = 10
+
+
+def final_mean(values: Sequence[float], steps: int = FINAL_STEPS) -> float:
+    """Mean of the last ``steps`` values of a per-step log such as ``disc_acc`` (all of them when
+    there are fewer; NaN when there are none): one step's accuracy is too noisy to read alone."""
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    tail = [float(v) for v in list(values)[-steps:]]
+    return float(np.mean(tail)) if tail else float("nan")
 
 
 def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) -> float:
@@ -129,4 +143,5 @@ def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, da
     return np.stack([rows[i] for i in range(len(dataset))]).astype(np.float32)
 
 
-__all__ = ["domain_accuracy", "mmd_value", "model_outputs", "pooled_features", "proxy_a_distance"]
+__all__ = ["FINAL_STEPS", "domain_accuracy", "final_mean", "mmd_value", "model_outputs", "pooled_features",
+           "proxy_a_distance"]

@@ -13,6 +13,11 @@ beside the honest one to show the gap, never used.
 
 Each run's scores can be cached as JSON (``cache_dir``), so that notebook 05 reuses the MMD and
 CORAL runs of notebook 04 instead of training them again.
+
+For the notebooks: :data:`LESSON_KNOBS_04` and :data:`LESSON_KNOBS_05` hold the knob values their
+assertions about effects were measured with; :func:`readable_rows` and the ``*_COLUMNS``
+headers turn result rows into tables that say what each method used of the target;
+:func:`gain_lines` and :func:`disc_acc_rows` put the size of an effect (or its absence) in words.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from asrlab.adapt.diagnostics import pooled_features
+from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AlignmentConfig, adapt_model
 from asrlab.config import DataConfig, TrainConfig
@@ -44,6 +49,101 @@ FT_ALL = "fine-tune on all target labels"
 ORACLE = "oracle"
 #: Columns of a run's training history kept in its record.
 HISTORY_KEYS: tuple[str, ...] = ("ctc", "align", "disc_acc", "grl_coef")
+
+#: The knob values of notebook 04 (MMD and CORAL) that its assertions about effects were measured
+#: with, per corpus size (the full ones produced ``results/04_mmd-full.json``). With them the
+#: lesson's effects hold; a learner who changes one explores, and those assertions stand down
+#: (``asrlab.notebooks.lesson_check``). Keep them equal to the notebook's knobs cell.
+LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0,),
+        "STEPS": 2,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
+        "MAX_EVAL": 4,
+        "MAX_SCORE": 4,
+        "MAX_SOURCE_TRAIN": 24,
+        "ALIGN": {"max_frames": 256, "disc_hidden": 64},
+        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
+        "TOY_STEPS": 120,
+        "SEED": 0,
+    },
+    "full": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0, 1, 2),
+        "STEPS": 100,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1, -2)), "coral": ((100.0, 1000.0), (-1,))},
+        "MAX_EVAL": 120,
+        "MAX_SCORE": 120,
+        "MAX_SOURCE_TRAIN": None,
+        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
+        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
+        "TOY_STEPS": 120,
+        "SEED": 0,
+    },
+}
+
+#: The same for notebook 05 (DANN and the scoreboard; the full values produced
+#: ``results/05_dann-full.json``). Its shared knobs equal notebook 04's, so that it reuses those runs.
+LESSON_KNOBS_05: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0,),
+        "STEPS": 2,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,)), "dann": ((0.1, 1.0), (-1,))},
+        "MAX_EVAL": 4,
+        "MAX_SCORE": 4,
+        "MAX_SOURCE_TRAIN": 24,
+        "ALIGN": {"max_frames": 256, "disc_hidden": 64},
+        "TOY_STEPS": 120,
+        "SEED": 0,
+        "REF_MINUTES": 0.5,
+        "REF_BUDGET_S": 20,
+    },
+    "full": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0, 1, 2),
+        "STEPS": 100,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1, -2)), "coral": ((100.0, 1000.0), (-1,)),
+                  "dann": ((0.1, 0.3, 1.0), (-1,))},
+        "MAX_EVAL": 120,
+        "MAX_SCORE": 120,
+        "MAX_SOURCE_TRAIN": None,
+        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
+        "TOY_STEPS": 120,
+        "SEED": 0,
+        "REF_MINUTES": 5.0,
+        "REF_BUDGET_S": 1200,
+    },
+}
+
+#: Headers of the tables of :func:`summarize` rows (pass the rows through :func:`readable_rows`).
+SUMMARY_COLUMNS: dict[str, str] = {
+    "shift": "shift", "method": "method", "uses_target_labels": "target labels", "weight": "lambda",
+    "layer": "layer", "seeds": "seeds", "target_wer": "target WER %", "target_wer_std": "sd over seeds %",
+    "source_wer": "source WER %", "rel_reduction": "target WER cut vs source-only %"}
+#: Headers of the tables of :func:`selection_rows` (the WER gap is shown in points: pass
+#: ``percent=SELECTION_PERCENT`` to ``markdown_table``).
+SELECTION_COLUMNS: dict[str, str] = {
+    "shift": "shift", "method": "method", "rule": "chosen by", "uses_target_labels": "target labels",
+    "weight": "lambda", "layer": "layer", "target_wer": "target WER %", "gap_to_oracle": "gap to oracle (WER points)"}
+SELECTION_PERCENT: tuple[str, ...] = ("target_wer", "gap_to_oracle")
+#: Headers of the tables of :meth:`Comparison.grid_rows`: which scores a label-free rule may choose
+#: by, and the target test WER that only scores.
+GRID_COLUMNS: dict[str, str] = {
+    "shift": "shift", "method": "method", "weight": "lambda", "layer": "layer", "uses_target_labels": "target labels",
+    "source_dev_wer": "source dev WER % (may choose)", "target_entropy": "target entropy, nats (may choose)",
+    "iw_risk": "IW risk (may choose)", "target_wer": "target test WER % (scoring only)",
+    "source_wer": "source test WER %"}
+#: Headers of the tables of :func:`disc_acc_rows`.
+DISC_COLUMNS: dict[str, str] = {
+    "shift": "shift", "run": "run", "discriminator": "discriminator", "uses_target_labels": "target labels",
+    "first_disc_accuracy": f"accuracy, first {FINAL_STEPS} steps %",
+    "final_disc_accuracy": f"accuracy, last {FINAL_STEPS} steps %"}
 
 
 # --------------------------------------------------------------------------- data
@@ -254,8 +354,9 @@ class Comparison:
     seconds: float = 0.0
 
     def grid_rows(self) -> list[dict[str, Any]]:
-        """The search runs as flat dicts (scores inlined, no history)."""
-        return [{k: v for k, v in r.as_dict().items() if k not in ("scores", "history")} | r.scores for r in self.grid]
+        """The search runs as flat dicts (scores inlined, no history; ``uses_target_labels`` False)."""
+        return [{k: v for k, v in r.as_dict().items() if k not in ("scores", "history")} | r.scores
+                | {"uses_target_labels": False} for r in self.grid]
 
 
 def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[ShiftData], methods: Sequence[str],
@@ -389,6 +490,68 @@ def goal_check(summary: Sequence[Mapping[str, Any]], methods: Sequence[str] = ("
     return out
 
 
+def readable_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of result rows for a table: ``uses_target_labels`` as ``"yes"`` or ``"no"`` (what the
+    method or the choice read of the target beyond its audio), for the ``*_COLUMNS`` headers."""
+    return [{**row, "uses_target_labels": "yes" if row.get("uses_target_labels") else "no"} for row in rows]
+
+
+def _versus(reduction: float) -> str:
+    """A relative WER reduction in words: ``2.3% lower`` or ``0.1% higher``."""
+    if not math.isfinite(reduction):
+        return "not comparable"
+    return f"{abs(reduction):.1%} {'lower' if reduction >= 0 else 'higher'}"
+
+
+def gain_lines(summary: Sequence[Mapping[str, Any]], baseline: str = SOURCE_ONLY) -> list[str]:
+    """What training bought over ``baseline``, in words: per shift, a line with the baseline's target
+    WER, then an indented line for the best method that read no target labels and one for every
+    reference that did (e.g. fine-tuning), each with its relative change and its source WER change.
+
+    Args:
+        summary: rows of :func:`summarize` (``rel_reduction``, ``source_change``, ``uses_target_labels``).
+        baseline: the method the changes are relative to.
+
+    Returns:
+        The lines (print them joined by newlines); shifts without a ``baseline`` row are left out.
+    """
+    def change(row: Mapping[str, Any]) -> str:
+        return (f"{row['method']}: target WER {_versus(float(row['rel_reduction']))}, "
+                f"source WER {100 * float(row['source_change']):+.1f} points")
+
+    lines = []
+    for shift in dict.fromkeys(str(r["shift"]) for r in summary):
+        rows = [r for r in summary if str(r["shift"]) == shift]
+        base = next((r for r in rows if r["method"] == baseline), None)
+        if base is None:
+            continue
+        lines.append(f"{shift}: {baseline} has {float(base['target_wer']):.1%} target WER; relative to it:")
+        free = [r for r in rows if r["method"] != baseline and not r.get("uses_target_labels")]
+        if free:
+            lines.append("  best without target labels, " + change(max(free, key=lambda r: float(r["rel_reduction"]))))
+        lines += ["  with target labels, " + change(r) for r in rows if r.get("uses_target_labels")]
+    return lines
+
+
+def disc_acc_rows(records: Sequence[RunRecord], steps: int = FINAL_STEPS) -> list[dict[str, Any]]:
+    """The domain discriminator's accuracy at the start and the end of each run that logged it.
+
+    A discriminator starts untrained, near chance (0.5), and climbs as it learns to tell the domains
+    apart. DANN's is the adversary, whose reversed gradient trains the encoder; the other methods'
+    is a monitor on detached features (source-only's shows how separable the domains stay
+    without alignment). Headers: :data:`DISC_COLUMNS`.
+
+    Returns:
+        Per record: ``shift``, ``run``, ``discriminator``, ``uses_target_labels`` (``"no"``), and the
+        mean accuracy over the first and the last ``steps`` steps.
+    """
+    return [{"shift": r.shift, "run": f"{r.method} {r.name}",
+             "discriminator": "adversary" if r.method == "dann" else "monitor", "uses_target_labels": "no",
+             "first_disc_accuracy": float(np.mean(r.history["disc_acc"][:steps])),
+             "final_disc_accuracy": final_mean(r.history["disc_acc"], steps)}
+            for r in records if r.history.get("disc_acc")]
+
+
 def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], layer: int = -1,
                      data: DataConfig | None = None) -> tuple[np.ndarray, list[str]]:
     """Utterance-pooled encoder features of several datasets, stacked, with a label per row.
@@ -405,6 +568,8 @@ def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], lay
     return np.concatenate(parts), labels
 
 
-__all__ = ["FT_ALL", "FT_FEW", "HISTORY_KEYS", "METHODS", "ORACLE", "SOURCE_ONLY", "Comparison", "RunRecord",
-           "ShiftData", "alignment_config", "choose", "compare_methods", "goal_check", "load_shift",
-           "pooled_by_domain", "reference_rows", "run_one", "selection_rows", "summarize"]
+__all__ = ["DISC_COLUMNS", "FT_ALL", "FT_FEW", "GRID_COLUMNS", "HISTORY_KEYS", "LESSON_KNOBS_04", "LESSON_KNOBS_05",
+           "METHODS", "ORACLE", "SELECTION_COLUMNS", "SELECTION_PERCENT", "SOURCE_ONLY", "SUMMARY_COLUMNS",
+           "Comparison", "RunRecord", "ShiftData", "alignment_config", "choose", "compare_methods", "disc_acc_rows",
+           "gain_lines", "goal_check", "load_shift", "pooled_by_domain", "readable_rows", "reference_rows",
+           "run_one", "selection_rows", "summarize"]

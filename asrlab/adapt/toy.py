@@ -15,11 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asrlab.adapt.diagnostics import domain_accuracy
+from asrlab.adapt.diagnostics import FINAL_STEPS, domain_accuracy, final_mean
 from asrlab.adapt.discriminator import DomainDiscriminator
-from asrlab.adapt.losses import coral, dann_loss, gaussian_mmd
+from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, coral, dann_loss, gaussian_mmd
 
 TOY_METHODS: tuple[str, ...] = ("source-only", "mmd", "coral", "dann")
+#: Headers of the columns of :func:`mmd_versus_shift`'s rows, for :func:`asrlab.notebooks.markdown_table`.
+CURVE_COLUMNS: dict[str, str] = {"shift": "distance between the means", "biased": "biased MMD²",
+                                 "biased_std": "biased sd", "unbiased": "unbiased MMD²", "unbiased_std": "unbiased sd"}
+#: Headers of :func:`result_rows`' columns, for :func:`asrlab.notebooks.markdown_table`.
+RESULT_COLUMNS: dict[str, str] = {"method": "method", "uses_target_labels": "target labels",
+                                  "source_accuracy": "source accuracy %", "target_accuracy": "target accuracy %",
+                                  "final_disc_accuracy": f"discriminator accuracy, last {FINAL_STEPS} steps %"}
 
 
 def shifted_blobs(seed: int, n: int = 200, offset: Sequence[float] = (1.2, 2.0)) -> tuple[torch.Tensor, ...]:
@@ -73,7 +80,8 @@ class ToyResult:
 
 
 def train_toy(seed: int, method: str, steps: int = 120, batch: int = 64, weight: float = 1.0,
-              offset: Sequence[float] = (1.2, 2.0), grid: int = 60) -> ToyResult:
+              offset: Sequence[float] = (1.2, 2.0), grid: int = 60,
+              multipliers: Sequence[float] = DEFAULT_MULTIPLIERS) -> ToyResult:
     """Train a small MLP on labelled source rows, plus ``weight * alignment`` with target rows.
 
     Args:
@@ -84,9 +92,15 @@ def train_toy(seed: int, method: str, steps: int = 120, batch: int = 64, weight:
         weight: lambda of the alignment term (ignored for ``"source-only"``).
         offset: the target's shift.
         grid: points per side of the decision map.
+        multipliers: the MMD's kernel widths relative to the median heuristic (``"mmd"`` only):
+            the default mixes five widths; ``(1.0,)`` is the median width alone, ``(0.01,)`` one
+            far too narrow.
     """
     if method not in TOY_METHODS:
         raise ValueError(f"unknown toy method {method!r}; use one of {', '.join(TOY_METHODS)}")
+    multipliers = tuple(float(m) for m in multipliers)
+    if not multipliers or any(not m > 0 for m in multipliers):
+        raise ValueError(f"multipliers must be positive numbers, got {multipliers}")
     xs, ys, xt, yt = shifted_blobs(seed, offset=offset)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -110,7 +124,7 @@ def train_toy(seed: int, method: str, steps: int = 120, batch: int = 64, weight:
                 torch.cat([s_logits, t_logits]), torch.cat([torch.zeros_like(s_logits), torch.ones_like(t_logits)]))
             disc_acc.append(domain_accuracy(s_logits, t_logits))
             if method == "mmd":
-                loss = loss + weight * gaussian_mmd(hs, ht)
+                loss = loss + weight * gaussian_mmd(hs, ht, multipliers=multipliers)
             elif method == "coral":
                 loss = loss + weight * coral(hs, ht)
         optimizer.zero_grad()
@@ -126,6 +140,17 @@ def train_toy(seed: int, method: str, steps: int = 120, batch: int = 64, weight:
         prob = classifier(features(torch.stack([gx.flatten(), gy.flatten()], 1))).softmax(-1)[:, 1]
     return ToyResult(method, source_acc, target_acc, disc_acc, xs.numpy(), ys.numpy(), xt.numpy(), yt.numpy(),
                      gx.numpy(), gy.numpy(), prob.reshape(grid, grid).numpy())
+
+
+def result_rows(results: Sequence[ToyResult]) -> list[dict[str, object]]:
+    """One table row per toy run, headed by :data:`RESULT_COLUMNS`.
+
+    Each row has the run's accuracies, its discriminator's mean accuracy over the last
+    :data:`~asrlab.adapt.diagnostics.FINAL_STEPS` steps, and ``uses_target_labels``: ``"no"``, as
+    training never reads the target labels (they only measure the target accuracy).
+    """
+    return [{"method": r.method, "uses_target_labels": "no", "source_accuracy": r.source_accuracy,
+             "target_accuracy": r.target_accuracy, "final_disc_accuracy": final_mean(r.disc_acc)} for r in results]
 
 
 def mmd_versus_shift(shifts: Sequence[float], n: int = 100, dim: int = 2, repeats: int = 20,
@@ -153,4 +178,5 @@ def mmd_versus_shift(shifts: Sequence[float], n: int = 100, dim: int = 2, repeat
     return rows
 
 
-__all__ = ["TOY_METHODS", "ToyResult", "mmd_versus_shift", "shifted_blobs", "train_toy"]
+__all__ = ["CURVE_COLUMNS", "RESULT_COLUMNS", "TOY_METHODS", "ToyResult", "mmd_versus_shift", "result_rows",
+           "shifted_blobs", "train_toy"]
