@@ -142,3 +142,37 @@ def test_load_shift_names_a_missing_unlabelled_split(tmp_path: Path) -> None:
     loaded = LoadedModel(build_model(TINY), FeatureConfig(), CharVocabulary(), {})
     with pytest.raises(ValueError, match="unlabelled"):
         ax.load_shift(tmp_path, "accent", loaded)
+
+
+def test_gain_lines_name_the_best_label_free_method_and_each_reference() -> None:
+    summary = [
+        {"shift": "noisy", "method": "source-only", "target_wer": 0.89, "rel_reduction": 0.0, "source_change": 0.0,
+         "uses_target_labels": False},
+        {"shift": "noisy", "method": "mmd", "target_wer": 0.87, "rel_reduction": 0.023, "source_change": -0.003,
+         "uses_target_labels": False},
+        {"shift": "noisy", "method": "dann", "target_wer": 0.88, "rel_reduction": 0.010, "source_change": 0.002,
+         "uses_target_labels": False},
+        {"shift": "noisy", "method": "fine-tune", "target_wer": 0.77, "rel_reduction": 0.137, "source_change": 0.064,
+         "uses_target_labels": True},
+        {"shift": "accent", "method": "mmd", "target_wer": 0.5, "rel_reduction": 0.0, "source_change": 0.0,
+         "uses_target_labels": False},  # no source-only row: left out
+    ]
+    lines = ax.gain_lines(summary)
+    assert lines[0] == "noisy: source-only has 89.0% target WER; relative to it:"
+    assert "best without target labels, mmd: target WER 2.3% lower, source WER -0.3 points" in lines[1]
+    assert any("fine-tune: target WER 13.7% lower, source WER +6.4 points" in line for line in lines[2:])
+    assert not any(line.startswith("accent") for line in lines)
+
+
+def test_disc_acc_rows_and_readable_rows() -> None:
+    from asrlab.adapt.diagnostics import final_mean
+
+    runs = [ax.RunRecord("noisy", "dann", 0, 1.0, -1, 0.8, 0.3, history={"disc_acc": [0.5] * 10 + [0.9] * 10}),
+            ax.RunRecord("noisy", "mmd", 0, 1.0, -1, 0.8, 0.3, history={"ctc": [1.0]})]  # no discriminator: left out
+    rows = ax.disc_acc_rows(runs, steps=10)
+    assert len(rows) == 1 and rows[0]["discriminator"] == "adversary"
+    assert rows[0]["first_disc_accuracy"] == pytest.approx(0.5) and rows[0]["final_disc_accuracy"] == pytest.approx(0.9)
+    assert final_mean([1.0, 2.0, 3.0], steps=2) == pytest.approx(2.5) and math.isnan(final_mean([], steps=2))
+    with pytest.raises(ValueError):
+        final_mean([1.0], steps=0)
+    assert ax.readable_rows([{"method": "dann", "uses_target_labels": False}])[0]["uses_target_labels"] == "no"
