@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import jiwer
 
@@ -166,3 +166,43 @@ def confusion_rows(references: Sequence[str], hypotheses: Sequence[str], domains
             for (ref, hyp), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
                 rows.append({"domain": dom, "kind": kind, "reference": ref, "hypothesis": hyp, "count": n})
     return rows
+
+
+#: The kinds of error in the order tables list them.
+KINDS = ("substitution", "deletion", "insertion")
+
+
+def _confusion_text(row: Mapping[str, object]) -> str:
+    """One error of :func:`confusion_rows` in a few characters: ``ref→hyp (3)``, ``ref (3)``, ``hyp (3)``."""
+    if row["kind"] == "substitution":
+        return f"{row['reference']}→{row['hypothesis']} ({row['count']})"
+    return f"{row['reference'] or row['hypothesis']} ({row['count']})"
+
+
+def confusion_comparison(references: Sequence[str], hypotheses: Mapping[str, Sequence[str]],
+                         domains: Sequence[str], top: int = 5) -> list[dict[str, object]]:
+    """The most frequent errors of several decoders side by side, one row per domain and kind.
+
+    Args:
+        references: reference transcripts.
+        hypotheses: decoder name -> its transcripts, in the order of ``references``.
+        domains: each utterance's domain.
+        top: errors listed per decoder, domain and kind (see :func:`confusion_rows`).
+
+    Returns:
+        Rows ``{"domain", "kind", <decoder name>: "what's→whats (27), please→pleese (7)", ...}``:
+        domains in order of first appearance, kinds as in :data:`KINDS`; ``"none"`` where a
+        decoder made no error of that kind.
+
+    >>> confusion_comparison(["set a timer"], {"greedy": ["sit timer"], "beam": ["set a timer"]}, ["commands"])[0]
+    {'domain': 'commands', 'kind': 'substitution', 'greedy': 'set→sit (1)', 'beam': 'none'}
+    """
+    if not hypotheses:
+        raise ValueError("confusion_comparison needs at least one decoder's hypotheses")
+    listed: dict[tuple[str, str], dict[str, list[str]]] = {
+        (d, kind): {name: [] for name in hypotheses} for d in dict.fromkeys(domains) for kind in KINDS}
+    for name, hyps in hypotheses.items():
+        for row in confusion_rows(references, hyps, domains, top):
+            listed[str(row["domain"]), str(row["kind"])][name].append(_confusion_text(row))
+    return [{"domain": d, "kind": kind, **{name: ", ".join(texts) or "none" for name, texts in by_name.items()}}
+            for (d, kind), by_name in listed.items()]

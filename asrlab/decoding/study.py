@@ -8,6 +8,11 @@ second, both for decoding alone and end to end (acoustic model + decoding).
 Language models follow one rule: the target-domain LM is built from the target domain's
 *train/unlabelled* manifest texts, its interpolation weight is chosen on *dev* text, and decoder
 weights are tuned on *dev* audio (:func:`asrlab.lm.tune.grid_search`); test data only scores.
+
+A few measures explain what the comparisons show: how peaked the CTC posteriors are
+(:func:`posterior_peaks`: why a beam alone changes little), how many transcripts a decoder
+changes (:func:`changed_share`), and per domain which LM helps, beside its dev perplexity and the
+test words it lacks (:func:`lm_effects`, :func:`oov_rate`).
 """
 from __future__ import annotations
 
@@ -22,12 +27,50 @@ import torch
 
 from asrlab.decoding.base import Decoder
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
+from asrlab.lm.arpa import read_vocabulary
 from asrlab.lm.tune import decode_all, utterance_log_probs
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
 #: Splits whose text may train a language model.
 LM_SPLITS = ("train", "unlabelled")
+
+#: The knobs of notebook 06 (``notebooks/06_decoding_and_errors.ipynb``) as its assertions about
+#: the lesson's effects were measured, per size: beam search alone stays close to greedy, a
+#: target-text LM meets the goal, the LM that predicts the dev text better decodes the test set
+#: better. The notebook compares its knobs with these (:func:`asrlab.notebooks.lesson_check`)
+#: and runs those assertions only while they match; the correctness checks always run. Keep them
+#: in step with the notebook's knobs cell (``tests/test_lesson_knobs.py`` checks that they are).
+LESSON_KNOBS: dict[str, dict[str, object]] = {
+    "smoke": {
+        "TARGETS": ("commands", "accent"),
+        "GOAL_DOMAIN": "commands",
+        "LIMIT": 8,
+        "BEAM": 8,
+        "LM_ORDER": 3,
+        "LM_WEIGHTS": (0.0, 0.5, 1.0),
+        "WORD_SCORES": (0.0, 1.0),
+        "SWEEP_BEAMS": (1, 4, 8),
+        "SWEEP_WEIGHTS": (0.0, 0.5, 1.0),
+        "GOAL": 0.30,
+        "BEAM_TOL": 0.15,
+        "SEED": 0,
+    },
+    "full": {
+        "TARGETS": ("commands", "accent", "noisy", "telephone", "real_telephone"),
+        "GOAL_DOMAIN": "commands",
+        "LIMIT": None,
+        "BEAM": 32,
+        "LM_ORDER": 3,
+        "LM_WEIGHTS": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
+        "WORD_SCORES": (-1.0, 0.0, 1.0),
+        "SWEEP_BEAMS": (1, 2, 4, 8, 16, 32, 64),
+        "SWEEP_WEIGHTS": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+        "GOAL": 0.30,
+        "BEAM_TOL": 0.03,
+        "SEED": 0,
+    },
+}
 
 
 def domain_texts(corpus: str | os.PathLike, domain: str, splits: Sequence[str] = LM_SPLITS) -> list[str]:
@@ -52,12 +95,17 @@ class DomainLMs:
         weight: the target LM's share of the mixture, chosen on dev text.
         perplexity: dev perplexity of each model (the mixture's is that of the written ARPA file).
         sentences: training sentences of the source and target LMs.
+        exact_mixture_perplexity: dev perplexity of the exact mixture at ``weight``, the value the
+            weight minimises. The written back-off file approximates the mixture on n-grams neither
+            model lists, and knows the words of both, so its perplexity can be higher (even higher
+            than the target LM's, which scores every word it does not know as one ``<unk>``).
     """
 
     paths: dict[str, Path]
     weight: float
     perplexity: dict[str, float]
     sentences: dict[str, int] = field(default_factory=dict)
+    exact_mixture_perplexity: float | None = None
 
 
 def build_domain_lms(source_texts: Sequence[str], target_texts: Sequence[str], dev_texts: Sequence[str],
@@ -77,13 +125,13 @@ def build_domain_lms(source_texts: Sequence[str], target_texts: Sequence[str], d
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source, target = build_lm(source_texts, order=order), build_lm(target_texts, order=order)
-    weight, _ = choose_weight(target, source, dev_texts)
+    weight, exact = choose_weight(target, source, dev_texts)
     mixed = interpolate(target, source, weight)
     models = {"source": source, "target": target, "mixed": mixed}
     paths = {name: lm.write_arpa(folder / f"{prefix}{name}.arpa") for name, lm in models.items()}
     return DomainLMs({k: Path(v) for k, v in paths.items()}, weight,
                      {name: lm.perplexity(dev_texts) for name, lm in models.items()},
-                     {"source": len(source_texts), "target": len(target_texts)})
+                     {"source": len(source_texts), "target": len(target_texts)}, exact)
 
 
 def acoustic_log_probs(model: torch.nn.Module, dataset, device: torch.device | str = "cpu"
@@ -170,6 +218,9 @@ def decoding_sweep(log_probs: Sequence[torch.Tensor], references: Sequence[str],
 
     if not beam_sizes or not lm_weights:
         raise ValueError("beam_sizes and lm_weights must be non-empty")
+    if lm_path is None and any(w != 0.0 for w in lm_weights):
+        raise ValueError(f"LM weights {tuple(lm_weights)} need an lm_path (an ARPA file): without one the sweep "
+                         "would decode without an LM at every point")
     rows = []
     for beam, weight in itertools.product(beam_sizes, lm_weights):
         path = lm_path if weight != 0.0 else None
@@ -180,6 +231,81 @@ def decoding_sweep(log_probs: Sequence[torch.Tensor], references: Sequence[str],
                      "wer": out["wer"], "cer": out["cer"], "seconds": out["seconds"],
                      "utterances_per_second": out["decode_utterances_per_second"]})
     return rows
+
+
+def posterior_peaks(log_probs: Sequence[torch.Tensor], sure: float = 0.9, blank: int = 0) -> dict[str, float]:
+    """How peaked CTC posteriors are, over every frame of every utterance.
+
+    When nearly every frame gives one symbol (most often the blank) almost all the probability,
+    the best path carries most of the probability of its labelling, and a beam search without an
+    LM finds the same transcript as greedy decoding.
+
+    Args:
+        log_probs: per utterance ``(T_i, V)`` log-probabilities.
+        sure: a frame whose most probable symbol has at least this probability counts as sure.
+        blank: the blank's index.
+
+    Returns:
+        ``{"mean_top_probability", "unsure_frames" (share of frames below ``sure``),
+        "blank_frames" (share of frames where the blank is the most probable symbol)}``.
+    """
+    if not log_probs or not 0.0 < sure <= 1.0:
+        raise ValueError(f"need at least one utterance and 0 < sure <= 1 (got {len(log_probs)} and {sure})")
+    top, index = torch.cat([lp.float() for lp in log_probs]).max(dim=-1)
+    top = top.exp()
+    return {"mean_top_probability": top.mean().item(), "unsure_frames": (top < sure).float().mean().item(),
+            "blank_frames": (index == blank).float().mean().item()}
+
+
+def changed_share(before: Sequence[str], after: Sequence[str]) -> float:
+    """The share of utterances whose transcript differs between two decoders (same order)."""
+    if len(before) != len(after) or not before:
+        raise ValueError(f"need two equally long, non-empty lists of transcripts (got {len(before)} and {len(after)})")
+    return sum(a != b for a, b in zip(before, after)) / len(before)
+
+
+def oov_rate(texts: Sequence[str], lm_path: str | os.PathLike) -> float:
+    """The share of the running words of ``texts`` that an ARPA model's vocabulary lacks.
+
+    A decoder whose lexicon is the LM's vocabulary (:func:`~asrlab.decoding.make_decoder` with a
+    word LM) cannot write these words at all.
+    """
+    _, words = read_vocabulary(lm_path)
+    known = set(words)
+    running = [w for t in texts for w in t.split()]
+    return sum(w not in known for w in running) / len(running) if running else 0.0
+
+
+def lm_effects(rows: Sequence[Mapping[str, object]], lms: Mapping[str, DomainLMs],
+               references: Mapping[str, Sequence[str]]) -> list[dict]:
+    """Per domain, what the source and the target LM do to the test WER, beside how well each
+    predicts the dev text (perplexity) and how many test words it lacks (OOV rate).
+
+    Args:
+        rows: :func:`compare_decoders` rows, with ``("greedy", "none")`` and ``("beam", lm)``
+            for ``lm`` in ``"source"``, ``"target"`` (and optionally others, e.g. ``"mixed"``).
+        lms: domain -> its :class:`DomainLMs`.
+        references: domain -> its test transcripts (for the OOV rates).
+
+    Returns:
+        One row per domain of ``lms``: ``{"domain", "source_lm_perplexity", "target_lm_perplexity",
+        "source_lm_oov", "target_lm_oov", "greedy_cer", "source_lm_wer", "target_lm_wer",
+        "target_lm_reduction" (relative, over greedy), "best_lm" (lowest test WER of the LMs)}``.
+    """
+    out = []
+    for domain, models in lms.items():
+        mine = [r for r in rows if r["domain"] == domain]
+        greedy = next(r for r in mine if (r["decoder"], r["lm"]) == ("greedy", "none"))
+        wer = {str(r["lm"]): float(r["wer"]) for r in mine if r["decoder"] == "beam" and r["lm"] != "none"}  # type: ignore[arg-type]
+        out.append({"domain": domain,
+                    "source_lm_perplexity": models.perplexity["source"],
+                    "target_lm_perplexity": models.perplexity["target"],
+                    "source_lm_oov": oov_rate(references[domain], models.paths["source"]),
+                    "target_lm_oov": oov_rate(references[domain], models.paths["target"]),
+                    "greedy_cer": greedy["cer"], "source_lm_wer": wer["source"], "target_lm_wer": wer["target"],
+                    "target_lm_reduction": relative_reduction(float(greedy["wer"]), wer["target"]),  # type: ignore[arg-type]
+                    "best_lm": min(wer, key=wer.__getitem__)})
+    return out
 
 
 def relative_reduction(before: float, after: float) -> float:
