@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from asrlab.audio import save_audio
 from asrlab.manifest import Utterance, write_manifest
@@ -55,3 +56,13 @@ def _isolated_data_dir(tmp_path_factory):
         os.environ.pop("ASRLAB_DATA", None)
     else:
         os.environ["ASRLAB_DATA"] = old
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads on a busy 2-core machine: one torch thread for a module
+    (use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

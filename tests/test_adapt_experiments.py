@@ -24,12 +24,7 @@ QUICK = TrainConfig(epochs=100, max_steps=2, lr=3e-3, warmup_steps=0, amp=False,
 BATCH = DataConfig(num_workers=0, max_batch_size=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- the toy

@@ -25,12 +25,7 @@ TINY = ModelConfig(hidden=16, num_layers=1, conv_channels=4, dropout=0.0)
 SMALL_BATCHES = DataConfig(num_workers=0, max_batch_size=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,12 +47,7 @@ BATCH = DataConfig(num_workers=0, max_batch_size=3)
 ALIGN = ax.LESSON_KNOBS_04["smoke"]["ALIGN"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -37,14 +37,9 @@ QUICK = TrainConfig(epochs=1, lr=3e-3, warmup_steps=2, amp=False, device="cpu", 
 DATA = DataConfig(num_workers=0, max_batch_size=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models gain nothing from two, and a busy 2-core machine makes
-    OpenMP threads wait on each other (GRU steps get ~100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# One intra-op thread: tiny models gain nothing from two, and a busy 2-core machine makes OpenMP
+# threads wait on each other (GRU steps get ~100x slower).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
