@@ -66,3 +66,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tiny_manifest):
+    """A small untrained conv + BiGRU model wrapped as a pretrained model, and the tiny dataset:
+    ``(LoadedModel, SpeechDataset)`` for tests of the fine-tuning regimes."""
+    from asrlab.config import FeatureConfig, ModelConfig
+    from asrlab.datasets import SpeechDataset
+    from asrlab.manifest import read_manifest
+    from asrlab.models import build_model
+    from asrlab.models.checkpoint import LoadedModel
+    from asrlab.text import CharVocabulary
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4, dropout=0.0))
+    init = LoadedModel(model, FeatureConfig(), CharVocabulary(), {"name": "tiny"})
+    return init, SpeechDataset(read_manifest(tiny_manifest), CharVocabulary(), FeatureConfig())

@@ -14,19 +14,14 @@ domain.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
 
-from asrlab.config import FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
+from asrlab.config import SpecAugmentConfig, TrainConfig
 from asrlab.corpus.domains import TARGET_DOMAINS
-from asrlab.datasets import SpeechDataset
 from asrlab.experiments import LESSON_KNOBS, run_regime
-from asrlab.manifest import read_manifest
-from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel
-from asrlab.text import CharVocabulary
 
 CONFIG = TrainConfig(lr=5e-3, warmup_steps=0, specaugment=None, seed=0, device="cpu")
 BUDGET_S = 40.0  # audio seconds: a few epochs over the eight utterances
@@ -35,12 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::asrlab.errors.BlankOutputWarnin
 
 
 @pytest.fixture(scope="module")
-def setup(tiny_manifest: Path):
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4, dropout=0.0))
-    init = LoadedModel(model, FeatureConfig(), CharVocabulary(), {"name": "tiny"})
-    data = SpeechDataset(read_manifest(tiny_manifest), CharVocabulary(), FeatureConfig())
-    return init, data
+def setup(tiny_pretrained):
+    return tiny_pretrained
 
 
 def run(setup, regime: str, config: TrainConfig = CONFIG, budget: float = BUDGET_S, **kwargs):

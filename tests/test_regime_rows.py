@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import pytest
-import torch
 
 from asrlab import plot
-from asrlab.config import FeatureConfig, ModelConfig, TrainConfig
-from asrlab.datasets import SpeechDataset
+from asrlab.config import TrainConfig
 from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import evaluate
 from asrlab.experiments import (FINETUNE_DATA, LESSON_KNOBS, blank_output_messages, compare_regimes, rows_as_dicts,
                                 rows_for_plot)
-from asrlab.manifest import read_manifest
-from asrlab.models import build_model
-from asrlab.models.checkpoint import LoadedModel
-from asrlab.text import CharVocabulary
 
 
 @pytest.fixture(scope="module")
-def compared(tiny_manifest: Path):
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4, dropout=0.0))
-    init = LoadedModel(model, FeatureConfig(), CharVocabulary(), {"name": "tiny"})
-    data = SpeechDataset(read_manifest(tiny_manifest), CharVocabulary(), FeatureConfig())
+def compared(tiny_pretrained):
+    init, data = tiny_pretrained
     config = TrainConfig(lr=3e-3, warmup_steps=0, specaugment=None, seed=0, device="cpu")
     finetuned: dict = {}
     with blank_output_messages() as messages:
