@@ -30,6 +30,7 @@ __all__ = [
 #: its knobs cell passes them to :func:`asrlab.notebooks.lesson_check`.
 LESSON_KNOBS = {
     "smoke": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": None, "NEIGHBOURS": 5},
+    "lab": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": 60, "NEIGHBOURS": 5},
     "full": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": 60, "NEIGHBOURS": 5},
 }
 

@@ -272,22 +272,22 @@ def _pretrained_table(args: argparse.Namespace) -> int:
 
 def _notebooks_run(args: argparse.Namespace) -> int:
     from asrlab.notebooks import record_runs, run_notebooks
-    from asrlab.utils import smoke_mode
+    from asrlab.utils import course_size
 
-    smoke = args.smoke or smoke_mode()
-    print(f"running notebooks in {'smoke' if smoke else 'full'} mode; executed copies in {args.out}")
+    size = "smoke" if args.smoke else (args.size or course_size())
+    print(f"running notebooks at {size} size; executed copies in {args.out}")
     if args.repeat > 1:
-        return _notebooks_stress(args, smoke)
+        return _notebooks_stress(args, size)
 
     def finished(run) -> None:
-        print(f"{run.name}: ok in {run.seconds:.1f} s; run log {record_runs([run], smoke).name}", flush=True)
+        print(f"{run.name}: ok in {run.seconds:.1f} s; run log {record_runs([run], size).name}", flush=True)
 
-    runs = run_notebooks(args.names, args.out, smoke, args.timeout, folder=args.folder, report=finished)
+    runs = run_notebooks(args.names, args.out, size, args.timeout, folder=args.folder, report=finished)
     print(f"{len(runs)} notebooks in {sum(r.seconds for r in runs):.1f} s")
     return 0
 
 
-def _notebooks_stress(args: argparse.Namespace, smoke: bool) -> int:
+def _notebooks_stress(args: argparse.Namespace, size: str) -> int:
     import statistics
 
     from asrlab.notebooks import stress_notebooks
@@ -295,7 +295,7 @@ def _notebooks_stress(args: argparse.Namespace, smoke: bool) -> int:
     def finished(name: str, run: int, outcome: str) -> None:
         print(f"{name} run {run}/{args.repeat}: {outcome}", flush=True)
 
-    results = stress_notebooks(args.names, args.repeat, args.out, smoke, args.timeout, args.folder, report=finished)
+    results = stress_notebooks(args.names, args.repeat, args.out, size, args.timeout, args.folder, report=finished)
     print("\n| notebook | runs | passed | failed | median s | max s |\n|---|---:|---:|---:|---:|---:|")
     for r in results:
         times = r.seconds or (float("nan"),)
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="corpus_command", required=True)
     build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
     build.add_argument("--out", required=True, type=Path)
-    build.add_argument("--size", choices=("smoke", "full"), default="smoke")
+    build.add_argument("--size", choices=("smoke", "lab", "full"), default="smoke")
     build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=None)
@@ -474,11 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="notebooks_command", required=True)
     nbrun = notebooks.add_parser("run", help="execute the notebooks headless, in order, timing each")
     nbrun.add_argument("names", nargs="*", help="notebooks to run (01, 01_data_prep...); default: all")
-    nbrun.add_argument("--smoke", action="store_true",
-                       help="ASRLAB_SMOKE=1 in the kernel (the default when ASRLAB_SMOKE=1 is set here)")
+    nbrun.add_argument("--size", choices=("smoke", "lab", "full"), default=None,
+                       help="smoke (CI, about a minute each), lab (a learner's size, at most 10 minutes each on "
+                            "2 CPU cores) or full (the README's tables); default: ASRLAB_SIZE, else lab")
+    nbrun.add_argument("--smoke", action="store_true", help="the same as --size smoke")
     nbrun.add_argument("--out", type=Path, default=Path("data/notebooks"), help="where executed copies go")
     nbrun.add_argument("--timeout", type=int, default=None,
-                       help="seconds one cell may take (default: 180 in smoke mode, 3600 in full mode)")
+                       help="seconds one cell may take (default: 180 at smoke size, 900 at lab size, 3600 at full)")
     nbrun.add_argument("--folder", type=Path, default=None, help="the notebooks' folder (default: notebooks/)")
     nbrun.add_argument("--repeat", type=int, default=1,
                        help="run each notebook this many times in a row and count failures (a stress test)")

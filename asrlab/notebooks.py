@@ -4,7 +4,7 @@ Notebooks live in ``notebooks/`` as ``NN_name.ipynb`` and are committed without 
 :func:`run_notebooks` executes them in order with nbclient (kernel ``python3``, i.e. the Python
 running asrlab) with ``ASRLAB_SMOKE`` set in the kernel's environment, and writes the executed
 copies (with outputs) under ``data/notebooks/``. A notebook stores its result dict with
-:func:`save_results` as ``results/<notebook>-<smoke|full>.json``.
+:func:`save_results` as ``results/<notebook>-<smoke|lab|full>.json``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from asrlab.errors import AsrlabError
 from asrlab.files import atomic_write
-from asrlab.utils import data_dir, project_root, smoke_mode
+from asrlab.utils import COURSE_SIZES, course_size, data_dir, project_root
 
 __all__ = ["NotebookError", "NotebookInterrupted", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
            "run_notebooks", "stress_notebooks",
@@ -79,9 +79,10 @@ def find_notebooks(names: Sequence[str] = (), folder: str | os.PathLike | None =
     return sorted(chosen)
 
 
-#: Seconds one cell may take by default, per mode: a smoke cell that runs for minutes is stalled,
-#: not slow (CI runs the whole course in a few minutes), and a full-mode cell trains for up to an hour.
-CELL_TIMEOUT = {"smoke": 180, "full": 3600}
+#: Seconds one cell may take by default, per size: a smoke cell that runs for minutes is stalled,
+#: not slow (CI runs the whole course in a few minutes), a lab notebook takes at most 10 minutes
+#: in all, and a full-size cell trains for up to an hour.
+CELL_TIMEOUT = {"smoke": 180, "lab": 900, "full": 3600}
 #: Seconds the kernel gets to start, and to stop before it is killed.
 KERNEL_START_TIMEOUT = 60
 KERNEL_STOP_TIMEOUT = 10
@@ -89,9 +90,16 @@ KERNEL_STOP_TIMEOUT = 10
 CHANNEL_CHECK_SECONDS = 0.5
 
 
-def default_cell_timeout(smoke: bool) -> int:
+def check_size(size: str) -> str:
+    """``size`` when it is one of :data:`asrlab.utils.COURSE_SIZES`, else a ValueError naming them."""
+    if size not in COURSE_SIZES:
+        raise ValueError(f"size must be one of {', '.join(COURSE_SIZES)}, got {size!r}")
+    return size
+
+
+def default_cell_timeout(size: str) -> int:
     """Seconds one cell may take when the caller does not say: see :data:`CELL_TIMEOUT`."""
-    return CELL_TIMEOUT["smoke" if smoke else "full"]
+    return CELL_TIMEOUT[check_size(size)]
 
 
 def _exit_status(returncode: int | None) -> str:
@@ -249,11 +257,12 @@ async def _execute(client: Any, nb: Any, env: Mapping[str, str], state: dict[str
         sockets.cleanup()
 
 
-def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: bool,
+def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, size: str,
                  timeout: int | None = None, kernel_name: str = "python3") -> NotebookRun:
     """Execute one notebook top to bottom in a fresh kernel and write the executed copy.
 
-    The kernel runs in the notebook's folder with ``ASRLAB_SMOKE`` set to ``1`` or ``0``. The
+    The kernel runs in the notebook's folder with ``ASRLAB_SIZE`` set to ``size`` (and
+    ``ASRLAB_SMOKE`` to ``1`` at smoke size, else ``0``). The
     executed copy (``out_dir/<name>.ipynb``) is written even when a cell fails, so the error
     can be read in context. The run never outlives its kernel: a kernel that dies is noticed
     within about a second (with its exit code or signal), a cell that runs past ``timeout``
@@ -262,7 +271,7 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: boo
     Args:
         path: the notebook.
         out_dir: where the executed copy goes.
-        smoke: run in smoke mode.
+        size: ``"smoke"``, ``"lab"`` or ``"full"``.
         timeout: seconds any one cell may take (default :func:`default_cell_timeout`).
         kernel_name: the Jupyter kernel (``python3`` is the interpreter running asrlab).
 
@@ -279,10 +288,11 @@ def run_notebook(path: str | os.PathLike, out_dir: str | os.PathLike, smoke: boo
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    timeout = default_cell_timeout(smoke) if timeout is None else timeout
+    timeout = default_cell_timeout(size) if timeout is None else timeout
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent.resolve())}})
-    env = {**os.environ, "ASRLAB_SMOKE": "1" if smoke else "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    env = {**os.environ, "ASRLAB_SIZE": size, "ASRLAB_SMOKE": "1" if size == "smoke" else "0",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     out = Path(out_dir) / path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {"cell": -1, "returncode": None, "stopped_by": None}
@@ -348,7 +358,7 @@ def export_html(nb: Any, path: Path) -> Path:
     return path
 
 
-def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None = None, smoke: bool | None = None,
+def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None = None, size: str | None = None,
                   timeout: int | None = None, folder: str | os.PathLike | None = None,
                   report: Callable[[NotebookRun], None] | None = None) -> list[NotebookRun]:
     """Execute notebooks in order (all, or those ``names`` pick), stopping at the first failure.
@@ -356,7 +366,7 @@ def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None =
     Args:
         names: notebooks to run (see :func:`find_notebooks`); default all.
         out_dir: where executed copies go (default ``data/notebooks``).
-        smoke: smoke mode; default: :func:`asrlab.utils.smoke_mode`.
+        size: smoke, lab or full; default: :func:`asrlab.utils.course_size`.
         timeout: seconds any one cell may take (default :func:`default_cell_timeout`).
         folder: the notebooks' folder (default ``notebooks/``).
         report: called with each finished run, e.g. to print its time.
@@ -368,10 +378,10 @@ def run_notebooks(names: Sequence[str] = (), out_dir: str | os.PathLike | None =
     if not paths:
         raise ValueError(f"no notebooks NN_*.ipynb in {folder or notebook_dir()}")
     out_dir = Path(out_dir) if out_dir is not None else data_dir() / "notebooks"
-    smoke = smoke_mode() if smoke is None else smoke
+    size = check_size(course_size() if size is None else size)
     runs = []
     for path in paths:
-        run = run_notebook(path, out_dir, smoke, timeout)
+        run = run_notebook(path, out_dir, size, timeout)
         runs.append(run)
         if report is not None:
             report(run)
@@ -398,7 +408,7 @@ class StressResult:
 
 
 def stress_notebooks(names: Sequence[str], repeat: int, out_dir: str | os.PathLike | None = None,
-                     smoke: bool | None = None, timeout: int | None = None, folder: str | os.PathLike | None = None,
+                     size: str | None = None, timeout: int | None = None, folder: str | os.PathLike | None = None,
                      report: Callable[[str, int, str], None] | None = None) -> list[StressResult]:
     """Run each notebook ``repeat`` times in a row, each in a fresh kernel, and count failures.
 
@@ -419,14 +429,14 @@ def stress_notebooks(names: Sequence[str], repeat: int, out_dir: str | os.PathLi
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     paths = find_notebooks(names, folder)
     out_dir = Path(out_dir) if out_dir is not None else data_dir() / "notebooks"
-    smoke = smoke_mode() if smoke is None else smoke
+    size = check_size(course_size() if size is None else size)
     results = []
     for path in paths:
         seconds: list[float] = []
         failures: list[str] = []
         for run in range(1, repeat + 1):
             try:
-                seconds.append(run_notebook(path, out_dir, smoke, timeout).seconds)
+                seconds.append(run_notebook(path, out_dir, size, timeout).seconds)
                 outcome = f"ok in {seconds[-1]:.1f} s"
             except NotebookInterrupted:
                 raise
@@ -442,17 +452,19 @@ def stress_notebooks(names: Sequence[str], repeat: int, out_dir: str | os.PathLi
     return results
 
 
-def record_runs(runs: Sequence[NotebookRun], smoke: bool, path: str | os.PathLike | None = None) -> Path:
-    """Add finished runs to the run log ``results/notebooks-<smoke|full>.json``.
+def record_runs(runs: Sequence[NotebookRun], size: str, path: str | os.PathLike | None = None) -> Path:
+    """Add finished runs to the run log ``results/notebooks-<size>.json``.
 
     The log keeps one entry per notebook (a rerun replaces it): wall-clock seconds, when it
-    finished, the machine, and the sha256 of the shipped source model it ran with, so that the
-    README can say how long the course took, on what, and with which model.
+    finished, the machine, the sha256 of the shipped source model it ran with, and the
+    notebook's headline (the ``"headline"`` of the results it saved, ``results/<name>-<size>.json``),
+    so that the README can say how long the course took, on what, with which model, and what
+    each notebook showed.
 
     Args:
         runs: finished runs (from :func:`run_notebooks`).
-        smoke: the mode they ran in.
-        path: the log (default ``results/notebooks-<mode>.json``).
+        size: the size they ran at.
+        path: the log (default ``results/notebooks-<size>.json``).
 
     Returns:
         The log's path.
@@ -464,20 +476,22 @@ def record_runs(runs: Sequence[NotebookRun], smoke: bool, path: str | os.PathLik
     from asrlab.pretrain import machine_description, sha256_of
     from asrlab.report import save_json
 
-    path = Path(path) if path is not None else results_path("notebooks", smoke)
+    path = Path(path) if path is not None else results_path("notebooks", size)
     log = json.loads(path.read_text()) if path.is_file() else {}
     source_sha = sha256_of(SOURCE_MODEL_FILE) if SOURCE_MODEL_FILE.is_file() else None
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for run in runs:
+        saved = results_path(run.name, size)
+        headline = json.loads(saved.read_text()).get("headline") if saved.is_file() else None
         log[run.name] = {"seconds": round(run.seconds, 1), "finished": finished, "machine": machine_description(),
-                         "source_model_sha256": source_sha}
+                         "source_model_sha256": source_sha, "headline": headline}
     return save_json(path, dict(sorted(log.items())))
 
 
-def results_path(name: str, smoke: bool | None = None) -> Path:
-    """``<project root>/results/<name>-<smoke|full>.json``; mode from ``ASRLAB_SMOKE`` by default."""
-    smoke = smoke_mode() if smoke is None else smoke
-    return project_root() / "results" / f"{name}-{'smoke' if smoke else 'full'}.json"
+def results_path(name: str, size: str | None = None) -> Path:
+    """``<project root>/results/<name>-<size>.json``; size from :func:`asrlab.utils.course_size` by default."""
+    size = check_size(course_size() if size is None else size)
+    return project_root() / "results" / f"{name}-{size}.json"
 
 
 def save_results(name: str, data: Any) -> Path:
@@ -554,30 +568,35 @@ def committed_results(name: str) -> dict | None:
     """The committed full-mode results of notebook ``name`` (``results/<name>-full.json``), if any."""
     import json
 
-    path = results_path(name, smoke=False)
+    path = results_path(name, "full")
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+#: How a table of this run introduces itself, per size (beside the committed full-size table).
+SIZE_NOTES = {"smoke": "smoke size: a check that the code runs; its numbers mean little",
+              "lab": "lab size: smaller budgets and test sets than the full run, so smaller effects and wider noise"}
+
+
 def show_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None, *,
-               full_size: tuple[str, str] | None = None, floatfmt: str = ".2f", smoke: bool | None = None) -> None:
-    """Display ``rows`` as a table (:func:`markdown_table`); in smoke mode, also the same table
-    from the committed full-size run, so a quick run still shows what the lesson shows at size.
+               full_size: tuple[str, str] | None = None, floatfmt: str = ".2f", size: str | None = None) -> None:
+    """Display ``rows`` as a table (:func:`markdown_table`); at smoke and lab size, also the same
+    table from the committed full-size run, so a shorter run still shows what the lesson shows at size.
 
     Args:
         rows: this run's rows.
         columns: see :func:`markdown_table`.
         full_size: ``(notebook, key)``: where the full-size rows are, ``results/<notebook>-full.json``
             under ``key`` (a list of row dicts).
-        smoke: whether this run is a smoke run (default :func:`asrlab.utils.smoke_mode`).
+        size: this run's size (default :func:`asrlab.utils.course_size`).
     """
     from IPython.display import Markdown, display
 
-    smoke = smoke_mode() if smoke is None else smoke
+    size = check_size(course_size() if size is None else size)
     text = markdown_table(rows, columns, floatfmt)
-    if smoke and full_size is not None:
+    if size != "full" and full_size is not None:
         committed = committed_results(full_size[0])
         reference = committed.get(full_size[1]) if committed else None
-        text = "**This run** (smoke size: a check that the code runs; its numbers mean little)\n\n" + text
+        text = f"**This run** ({SIZE_NOTES[size]})\n\n" + text
         if reference:
             text += (f"\n\n**At full size** (the committed run, `results/{full_size[0]}-full.json`: what the "
                      f"lesson shows)\n\n" + markdown_table(reference, columns, floatfmt))

@@ -250,17 +250,21 @@ def _threads(count: int | None, kind: str = "CPU") -> str:
     return f"{'?' if count is None else count} {kind} thread{'' if count == 1 else 's'}"
 
 
-def render_notebook_runs(data: dict[str, Any]) -> str:
-    """The run log of ``asrlab notebooks run`` (full mode): time per notebook, machine, model."""
-    lines = ["| notebook | minutes | finished | machine | source model |", "|---|---:|---|---|---|"]
+def render_notebook_runs(data: dict[str, Any], size: str = "full") -> str:
+    """The run log of ``asrlab notebooks run --size SIZE``: time per notebook, machine, model, and
+    (where the notebook saved one) its headline, the number the lesson is about."""
+    headlines = any(r.get("headline") for r in data.values())
+    lines = ["| notebook | minutes | finished | machine | source model |" + (" headline |" if headlines else ""),
+             "|---|---:|---|---|---|" + ("---|" if headlines else "")]
     for name, r in data.items():
         m = r.get("machine", {})
         where = f"{m.get('cpus', '?')} CPU cores, {_threads(m.get('torch_threads'), 'torch')}" + (
             f", {m['gpu']}" if m.get("gpu") else "")
         sha = (r.get("source_model_sha256") or "-")[:12]
-        lines.append(f"| {name} | {r['seconds'] / 60:.1f} | {r['finished'][:10]} | {where} | `{sha}` |")
+        row = f"| {name} | {r['seconds'] / 60:.1f} | {r['finished'][:10]} | {where} | `{sha}` |"
+        lines.append(row + (f" {r.get('headline') or '-'} |" if headlines else ""))
     total = sum(r["seconds"] for r in data.values()) / 60
-    lines.append(f"\n{total:.0f} minutes in all. Command: `asrlab notebooks run` (full mode; the source model column "
+    lines.append(f"\n{total:.0f} minutes in all. Command: `asrlab notebooks run --size {size}` (the source model column "
                  "is the start of the sha256 of `asrlab/pretrained/asrlab-source.pt` that each run used).")
     return "\n".join(lines)
 
@@ -275,6 +279,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "adaptation": ("05_dann-full.json", render_adaptation),
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
     "notebook-runs": ("notebooks-full.json", render_notebook_runs),
+    "course-lab": ("notebooks-lab.json", lambda data: render_notebook_runs(data, "lab")),
 }
 
 

@@ -33,9 +33,31 @@ def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
+#: The course's sizes, smallest first: ``smoke`` (CI: about a minute per notebook, numbers that
+#: mean little), ``lab`` (a learner: at most 10 minutes per notebook on 2 CPU cores, the lessons'
+#: effects visible) and ``full`` (the README's tables).
+COURSE_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
+
+
+def course_size() -> str:
+    """The size the course runs at: ``ASRLAB_SIZE`` (smoke, lab or full), else ``smoke`` when
+    ``ASRLAB_SMOKE`` is set to a true value, else ``lab`` (what a learner gets by default).
+
+    Raises:
+        ValueError: ``ASRLAB_SIZE`` holds something else.
+    """
+    size = os.environ.get("ASRLAB_SIZE", "").strip().lower()
+    if size:
+        if size not in COURSE_SIZES:
+            raise ValueError(f"ASRLAB_SIZE={size!r}: use one of {', '.join(COURSE_SIZES)}")
+        return size
+    smoke = os.environ.get("ASRLAB_SMOKE", "0") not in ("", "0", "false", "False")
+    return "smoke" if smoke else "lab"
+
+
 def smoke_mode() -> bool:
-    """Whether ``ASRLAB_SMOKE`` asks for the tiny, fast variant of every run."""
-    return os.environ.get("ASRLAB_SMOKE", "0") not in ("", "0", "false", "False")
+    """Whether the course runs at smoke size (:func:`course_size`): the tiny, fast variant."""
+    return course_size() == "smoke"
 
 
 def project_root() -> Path:

@@ -1,5 +1,5 @@
 """Each notebook's knobs cell, as committed, has the lesson's values: its `CHECK` flag is True in
-smoke and full size, so the assertions about the lesson's effects run in CI and in the full runs,
+every size (smoke, lab, full), so the assertions about the lesson's effects run in CI and in the full runs,
 and stand down only when a learner changes a knob (asrlab.notebooks.lesson_check).
 
 The setup and knobs cells run in a separate Python (an IPython shell, for the cells' magics), one
@@ -44,9 +44,9 @@ print("CHECKS=" + json.dumps(checks))
 '''
 
 
-@pytest.fixture(scope="module", params=["1", "0"], ids=["smoke", "full"])
+@pytest.fixture(scope="module", params=["smoke", "lab", "full"])
 def checks(request) -> dict[str, object]:
-    env = {**os.environ, "ASRLAB_SMOKE": request.param}
+    env = {**os.environ, "ASRLAB_SIZE": request.param}
     done = subprocess.run([sys.executable, "-c", RUN_KNOBS, *map(str, NOTEBOOKS)], capture_output=True, text=True,
                           env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -37,16 +37,18 @@ def test_headers_and_explicit_columns() -> None:
     assert table.splitlines()[0] == "| share of frames |" and table.splitlines()[2] == "| 50.0 |"
 
 
-def test_show_table_adds_the_committed_full_size_rows_in_smoke_mode(tmp_path, monkeypatch, capsys) -> None:
+def test_show_table_adds_the_committed_full_size_rows_at_smoke_and_lab_size(tmp_path, monkeypatch, capsys) -> None:
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
     results = tmp_path / "results"
     results.mkdir()
     (results / "99_demo-full.json").write_text(json.dumps({"rows": [{"method": "full", "wer": 0.25}]}))
     monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
-    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), smoke=True)
+    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="smoke")
     assert "smoke size" in shown[-1] and "| full | 90.0 |" in shown[-1] and "| full | 25.0 |" in shown[-1]
-    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), smoke=False)
+    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="lab")
+    assert "lab size" in shown[-1] and "| full | 90.0 |" in shown[-1] and "| full | 25.0 |" in shown[-1]
+    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="full")
     assert "25.0" not in shown[-1]
 
 

@@ -190,7 +190,10 @@ def test_find_notebooks_and_results_paths(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
     monkeypatch.setenv("ASRLAB_SMOKE", "1")
     assert notebooks.results_path("01_a") == tmp_path / "results" / "01_a-smoke.json"
-    assert notebooks.results_path("01_a", smoke=False) == tmp_path / "results" / "01_a-full.json"
+    assert notebooks.results_path("01_a", "full") == tmp_path / "results" / "01_a-full.json"
+    assert notebooks.results_path("01_a", "lab") == tmp_path / "results" / "01_a-lab.json"
+    with pytest.raises(ValueError, match="smoke, lab, full"):
+        notebooks.results_path("01_a", "huge")
     written = notebooks.save_results("01_a", {"accuracy": 0.5})
     assert json.loads(written.read_text()) == {"accuracy": 0.5}
     with pytest.raises(ValueError, match="plain name"):
@@ -205,15 +208,18 @@ def test_markdown_table() -> None:
 def test_notebooks_run_sets_smoke_times_and_names_the_failing_cell(tmp_path: Path, monkeypatch, capsys) -> None:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    write_notebook(folder / "01_ok.ipynb", "import os\nprint('smoke', os.environ['ASRLAB_SMOKE'])")
+    write_notebook(folder / "01_ok.ipynb", "import os\nprint(os.environ['ASRLAB_SIZE'], os.environ['ASRLAB_SMOKE'])")
     monkeypatch.setattr(notebooks, "notebook_dir", lambda: folder)
     monkeypatch.setenv("ASRLAB_SMOKE", "0")
     assert main(["notebooks", "run", "--smoke", "--out", str(tmp_path / "out"), "01"]) == 0
     assert "01_ok: ok in" in capsys.readouterr().out
     executed = nbformat.read(tmp_path / "out" / "01_ok.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "smoke 1\n"
+    assert main(["notebooks", "run", "--size", "lab", "--out", str(tmp_path / "out"), "01"]) == 0
+    executed = nbformat.read(tmp_path / "out" / "01_ok.ipynb", as_version=4)
+    assert executed.cells[1].outputs[0]["text"] == "lab 0\n"
 
     bad = write_notebook(folder / "02_bad.ipynb", "x = 1", "raise RuntimeError('broken on purpose')")
     with pytest.raises(notebooks.NotebookError, match=r"02_bad failed in cell 2 \(raise RuntimeError.*\) after \d+ s: RuntimeError: broken on purpose"):
-        notebooks.run_notebook(bad, tmp_path / "out", smoke=True)
+        notebooks.run_notebook(bad, tmp_path / "out", "smoke")
     assert (tmp_path / "out" / "02_bad.ipynb").is_file()  # the executed copy shows the error in context

@@ -80,6 +80,6 @@ def test_rows_for_plot_draws_scratch_without_a_forgetting_bar(compared):
 
 
 def test_lesson_knobs_name_the_same_knobs_at_both_sizes():
-    assert set(LESSON_KNOBS) == {"smoke", "full"}
-    assert LESSON_KNOBS["smoke"].keys() == LESSON_KNOBS["full"].keys()
-    assert LESSON_KNOBS["smoke"]["REGIMES"] == LESSON_KNOBS["full"]["REGIMES"]
+    assert set(LESSON_KNOBS) == {"smoke", "lab", "full"}
+    assert LESSON_KNOBS["smoke"].keys() == LESSON_KNOBS["lab"].keys() == LESSON_KNOBS["full"].keys()
+    assert LESSON_KNOBS["smoke"]["REGIMES"] == LESSON_KNOBS["lab"]["REGIMES"] == LESSON_KNOBS["full"]["REGIMES"]

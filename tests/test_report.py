@@ -98,9 +98,9 @@ def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
     from asrlab.report import render_notebook_runs
 
     log = tmp_path / "notebooks-full.json"
-    record_runs([NotebookRun("01_data_prep", 120.0, tmp_path / "a.ipynb")], smoke=False, path=log)
+    record_runs([NotebookRun("01_data_prep", 120.0, tmp_path / "a.ipynb")], "full", path=log)
     record_runs([NotebookRun("02_fine_tuning", 600.0, tmp_path / "b.ipynb"),
-                 NotebookRun("01_data_prep", 60.0, tmp_path / "a.ipynb")], smoke=False, path=log)
+                 NotebookRun("01_data_prep", 60.0, tmp_path / "a.ipynb")], "full", path=log)
     data = json.loads(log.read_text())
     assert list(data) == ["01_data_prep", "02_fine_tuning"] and data["01_data_prep"]["seconds"] == 60.0  # rerun replaces
     assert len(data["01_data_prep"]["source_model_sha256"]) == 64
@@ -108,3 +108,20 @@ def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
     assert "| 01_data_prep | 1.0 |" in text and "| 02_fine_tuning | 10.0 |" in text and "11 minutes in all" in text
     threads = data["01_data_prep"]["machine"]["torch_threads"]
     assert f"CPU cores, {threads} torch thread{'' if threads == 1 else 's'} |" in text  # how each run was timed
+
+
+def test_lab_runs_carry_each_notebooks_headline_into_the_course_table(tmp_path: Path, monkeypatch) -> None:
+    from asrlab import notebooks
+    from asrlab.notebooks import NotebookRun, record_runs
+    from asrlab.report import render_notebook_runs
+
+    monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
+    save_json(tmp_path / "results" / "02_fine_tuning-lab.json", {"headline": "accent WER 55% -> 47%"})
+    log = record_runs([NotebookRun("01_data_prep", 30.0, tmp_path / "a.ipynb"),
+                       NotebookRun("02_fine_tuning", 420.0, tmp_path / "b.ipynb")], "lab")
+    assert log == tmp_path / "results" / "notebooks-lab.json"
+    data = json.loads(log.read_text())
+    assert data["02_fine_tuning"]["headline"] == "accent WER 55% -> 47%" and data["01_data_prep"]["headline"] is None
+    text = render_notebook_runs(data, "lab")
+    assert "| 02_fine_tuning | 7.0 |" in text and text.splitlines()[2].endswith("| - |")
+    assert "accent WER 55% -> 47% |" in text and "`asrlab notebooks run --size lab`" in text

@@ -69,6 +69,20 @@ LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
         "TOY_STEPS": 120,
         "SEED": 0,
     },
+    "lab": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0,),
+        "STEPS": 30,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
+        "MAX_EVAL": 60,
+        "MAX_SCORE": 60,
+        "MAX_SOURCE_TRAIN": None,
+        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
+        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
+        "TOY_STEPS": 120,
+        "SEED": 0,
+    },
     "full": {
         "SHIFTS": ("accent", "noisy"),
         "SEEDS": (0, 1, 2),
@@ -102,6 +116,21 @@ LESSON_KNOBS_05: dict[str, dict[str, Any]] = {
         "SEED": 0,
         "REF_MINUTES": 0.5,
         "REF_BUDGET_S": 20,
+    },
+    "lab": {
+        "SHIFTS": ("accent", "noisy"),
+        "SEEDS": (0,),
+        "STEPS": 30,
+        "RULE": "source-dev",
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,)), "dann": ((0.1, 1.0), (-1,))},
+        "MAX_EVAL": 60,
+        "MAX_SCORE": 60,
+        "MAX_SOURCE_TRAIN": None,
+        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
+        "TOY_STEPS": 120,
+        "SEED": 0,
+        "REF_MINUTES": 3.0,
+        "REF_BUDGET_S": 600,
     },
     "full": {
         "SHIFTS": ("accent", "noisy"),
@@ -503,6 +532,31 @@ def _versus(reduction: float) -> str:
     return f"{abs(reduction):.1%} {'lower' if reduction >= 0 else 'higher'}"
 
 
+def headline(summary: Sequence[Mapping[str, Any]], baseline: str = SOURCE_ONLY) -> str:
+    """One line for the README's course table: per shift, the best label-free method's relative
+    target-WER change over ``baseline``, and the best label-using reference's, when there is one.
+
+    Args:
+        summary: rows of :func:`summarize`.
+        baseline: the method the changes are relative to.
+    """
+    parts = []
+    for shift in dict.fromkeys(str(r["shift"]) for r in summary):
+        rows = [r for r in summary if str(r["shift"]) == shift and r["method"] != baseline]
+        free = [r for r in rows if not r.get("uses_target_labels")]
+        labelled = [r for r in rows if r.get("uses_target_labels")]
+        said = []
+        if free:
+            best = max(free, key=lambda r: float(r["rel_reduction"]))
+            said.append(f"best label-free ({best['method']}) {_versus(float(best['rel_reduction']))}")
+        if labelled:
+            best = max(labelled, key=lambda r: float(r["rel_reduction"]))
+            said.append(f"with target labels {_versus(float(best['rel_reduction']))}")
+        if said:
+            parts.append(f"{shift} target WER: " + ", ".join(said))
+    return "; ".join(parts)
+
+
 def gain_lines(summary: Sequence[Mapping[str, Any]], baseline: str = SOURCE_ONLY) -> list[str]:
     """What training bought over ``baseline``, in words: per shift, a line with the baseline's target
     WER, then an indented line for the best method that read no target labels and one for every
@@ -568,7 +622,7 @@ def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], lay
     return np.concatenate(parts), labels
 
 
-__all__ = ["DISC_COLUMNS", "FT_ALL", "FT_FEW", "GRID_COLUMNS", "HISTORY_KEYS", "LESSON_KNOBS_04", "LESSON_KNOBS_05",
+__all__ = ["DISC_COLUMNS", "FT_ALL", "FT_FEW", "GRID_COLUMNS", "HISTORY_KEYS", "LESSON_KNOBS_04", "headline", "LESSON_KNOBS_05",
            "METHODS", "ORACLE", "SELECTION_COLUMNS", "SELECTION_PERCENT", "SOURCE_ONLY", "SUMMARY_COLUMNS",
            "Comparison", "RunRecord", "ShiftData", "alignment_config", "choose", "compare_methods", "disc_acc_rows",
            "gain_lines", "goal_check", "load_shift", "pooled_by_domain", "readable_rows", "reference_rows",

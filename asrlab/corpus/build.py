@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from asrlab.audio import SAMPLE_RATE, audio_duration, load_audio, save_audio
-from asrlab.corpus.domains import BUILD_ORDER, DOMAINS, DomainSpec, SizeName, VoiceSpec, get_domain
+from asrlab.corpus.domains import BUILD_ORDER, DOMAINS, SIZE_NAMES, DomainSpec, SizeName, VoiceSpec, get_domain
 from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
 from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_available
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
@@ -159,7 +159,7 @@ def _babble_bank(seed: int):
 def _rir_bank(spec: dict[str, Any], size: SizeName, seed: int, cache_dir: Path):
     from asrlab.corpus.shifts import RirBank
 
-    n = 8 if size == "smoke" else 24
+    n = {"smoke": 8, "lab": 16}.get(size, 24)
     settings = {"n": n, "rt60": list(spec["rt60"]), "room_dims_min": list(spec["room_dims_min"]),
                 "room_dims_max": list(spec["room_dims_max"]), "seed": seed}
     path = cache_dir / f"rir-{stable_seed(json.dumps(settings, sort_keys=True))}.npz"
@@ -258,7 +258,7 @@ class CorpusBuilder:
 
     Args:
         out_dir: corpus root.
-        size: ``"smoke"`` (seconds to build) or ``"full"``.
+        size: ``"smoke"`` (seconds to build), ``"lab"`` (minutes: what a learner builds) or ``"full"``.
         seed: corpus seed.
         workers: worker processes (default: CPU count).
         progress: show progress bars.
@@ -266,8 +266,8 @@ class CorpusBuilder:
 
     def __init__(self, out_dir: str | os.PathLike, size: SizeName = "smoke", seed: int = 0,
                  workers: int | None = None, progress: bool = True) -> None:
-        if size not in ("smoke", "full"):
-            raise ValueError(f"size must be 'smoke' or 'full', got {size!r}")
+        if size not in SIZE_NAMES:
+            raise ValueError(f"size must be one of {', '.join(SIZE_NAMES)}, got {size!r}")
         self.out_dir = Path(out_dir)
         self.size, self.seed, self.progress = size, seed, progress
         self.workers = max(1, workers or os.cpu_count() or 1)
