@@ -272,7 +272,7 @@ def render_notebook_runs(data: dict[str, Any], size: str = "full") -> str:
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
-    "course-source-smoke": ("course-source-smoke.json", render_domain_table),
+    "course-source-lab": ("course-source-lab.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
     "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
     "feature-extraction": ("03_feature_extraction-full.json", render_feature_extraction),

@@ -210,6 +210,7 @@ def test_notebooks_run_sets_smoke_times_and_names_the_failing_cell(tmp_path: Pat
     folder.mkdir()
     write_notebook(folder / "01_ok.ipynb", "import os\nprint(os.environ['ASRLAB_SIZE'], os.environ['ASRLAB_SMOKE'])")
     monkeypatch.setattr(notebooks, "notebook_dir", lambda: folder)
+    monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)  # run logs go to tmp_path/results
     monkeypatch.setenv("ASRLAB_SMOKE", "0")
     assert main(["notebooks", "run", "--smoke", "--out", str(tmp_path / "out"), "01"]) == 0
     assert "01_ok: ok in" in capsys.readouterr().out
@@ -218,6 +219,7 @@ def test_notebooks_run_sets_smoke_times_and_names_the_failing_cell(tmp_path: Pat
     assert main(["notebooks", "run", "--size", "lab", "--out", str(tmp_path / "out"), "01"]) == 0
     executed = nbformat.read(tmp_path / "out" / "01_ok.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "lab 0\n"
+    assert "01_ok" in json.loads((tmp_path / "results" / "notebooks-lab.json").read_text())  # not the checkout's log
 
     bad = write_notebook(folder / "02_bad.ipynb", "x = 1", "raise RuntimeError('broken on purpose')")
     with pytest.raises(notebooks.NotebookError, match=r"02_bad failed in cell 2 \(raise RuntimeError.*\) after \d+ s: RuntimeError: broken on purpose"):

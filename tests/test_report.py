@@ -18,17 +18,17 @@ def test_replace_section_keeps_the_rest() -> None:
 
 def test_update_readme_renders_results(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# t\n<!-- asrlab:course-source-smoke -->\n?\n<!-- /asrlab:course-source-smoke -->\n"
+    readme.write_text("# t\n<!-- asrlab:course-source-lab -->\n?\n<!-- /asrlab:course-source-lab -->\n"
                       "<!-- asrlab:bench -->\n?\n<!-- /asrlab:bench -->\n")
-    save_json(tmp_path / "results" / "course-source-smoke.json", {
+    save_json(tmp_path / "results" / "course-source-lab.json", {
         "wer": 0.5, "cer": 0.25, "utterances": 3, "command": "asrlab eval ...",
         "domains": {"source": {"wer": 0.5, "cer": 0.25, "utterances": 3, "words": 10}}})
     written = update_readme(readme, tmp_path / "results")
-    assert written == ["course-source-smoke"]
+    assert written == ["course-source-lab"]
     text = readme.read_text()
     assert "| source | 50.0 | 25.0 | 3 |" in text
     assert "<!-- asrlab:bench -->\n?\n" in text  # no results file: left alone
-    assert json.loads((tmp_path / "results" / "course-source-smoke.json").read_text())["wer"] == 0.5
+    assert json.loads((tmp_path / "results" / "course-source-lab.json").read_text())["wer"] == 0.5
 
 
 def test_render_fine_tuning_tables():

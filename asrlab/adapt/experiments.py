@@ -72,9 +72,9 @@ LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
     "lab": {
         "SHIFTS": ("accent", "noisy"),
         "SEEDS": (0,),
-        "STEPS": 30,
+        "STEPS": 20,
         "RULE": "source-dev",
-        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((100.0,), (-1,))},
         "MAX_EVAL": 60,
         "MAX_SCORE": 60,
         "MAX_SOURCE_TRAIN": None,
@@ -120,9 +120,9 @@ LESSON_KNOBS_05: dict[str, dict[str, Any]] = {
     "lab": {
         "SHIFTS": ("accent", "noisy"),
         "SEEDS": (0,),
-        "STEPS": 30,
+        "STEPS": 20,
         "RULE": "source-dev",
-        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,)), "dann": ((0.1, 1.0), (-1,))},
+        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((100.0,), (-1,)), "dann": ((0.1, 1.0), (-1,))},
         "MAX_EVAL": 60,
         "MAX_SCORE": 60,
         "MAX_SOURCE_TRAIN": None,
