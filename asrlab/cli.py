@@ -20,7 +20,7 @@ def _corpus_build(args: argparse.Namespace) -> int:
     if args.save:
         import os
 
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, {**summary.to_dict(), "utterances_per_second": summary.utterances_per_second,
                               "cpus": os.cpu_count()})
@@ -134,7 +134,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, {**result.as_dict(), "decoder": _decoder_settings(args),
                               "command": "asrlab " + " ".join(sys.argv[1:])})
@@ -216,7 +216,7 @@ def _lm_interpolate(args: argparse.Namespace) -> int:
 
 def _lm_tune(args: argparse.Namespace) -> int:
     from asrlab.lm.tune import tune_decoder
-    from asrlab.report import save_json
+    from asrlab.files import save_json
 
     result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,
                           beam_size=args.beam_size, lexicon=args.lexicon, backend=args.backend, limit=args.limit)
@@ -233,7 +233,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     result = run_bench(quick=args.quick, progress=not args.json)
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, result)
     print(json.dumps(result, indent=None if args.json else 1))
@@ -261,7 +261,7 @@ def _pretrained_table(args: argparse.Namespace) -> int:
     table = domain_gap_table(args.corpus, args.models, args.split, None if args.limit == 0 else args.limit)
     table["command"] = "asrlab " + " ".join(sys.argv[1:])
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, table)
     from asrlab.report import render_domain_gap

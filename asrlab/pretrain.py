@@ -7,10 +7,8 @@ is recorded in the card next to the measured error rates, the time it took and o
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import time
 import tempfile
 from dataclasses import asdict, replace
@@ -22,10 +20,12 @@ import torch
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
+from asrlab.files import save_json, sha256_of
 from asrlab.models import build_model, count_parameters, load_model, save_model
 from asrlab.parallel import run_data_parallel
 from asrlab.recipes import evaluate_manifests, make_dataset
 from asrlab.train import History, fit
+from asrlab.utils import machine_description
 
 SOURCE_MODEL_NAME = "asrlab-source"
 #: The shipped source model's settings.
@@ -34,23 +34,6 @@ SOURCE_TRAIN = TrainConfig(epochs=4, lr=2e-3, warmup_steps=150, checkpoint_every
                            specaugment=SpecAugmentConfig(freq_masks=2, freq_width=10, time_masks=2, time_width=25),
                            seed=0)
 SOURCE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def machine_description() -> dict[str, Any]:
-    """CPU/GPU, cores and library versions, for model cards and results."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
-            "processor": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "python": platform.python_version()}
 
 
 def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, split: str = "test") -> dict[str, Any]:
@@ -166,7 +149,7 @@ def smoke_test_rates(model_path: str | os.PathLike, seed: int = 0) -> dict[str, 
 
 def write_card(export: Path, card: dict[str, Any]) -> None:
     """Write the card as JSON (for code) and Markdown (for people) beside the model file."""
-    export.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    save_json(export.with_suffix(".json"), card)
     t = card["training"]
     lines = [
         f"# Model card: {card['name']}", "",

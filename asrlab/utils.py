@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +27,14 @@ def pick_device(preferred: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def machine_description() -> dict[str, Any]:
+    """CPU/GPU, cores and library versions, for model cards and results."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+            "processor": platform.processor() or platform.machine(), "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:

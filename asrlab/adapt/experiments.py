@@ -325,7 +325,7 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
     record = RunRecord(data.name, method, seed, config.weight, layer, target, source,
                        {k: float(v) for k, v in scores.items()}, history, round(time.perf_counter() - started, 1))
     if cache is not None:
-        from asrlab.report import finite_json, save_json
+        from asrlab.files import finite_json, save_json
 
         save_json(cache, finite_json({"settings": settings, "record": record.as_dict()}))
     return record

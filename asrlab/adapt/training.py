@@ -32,6 +32,7 @@ from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.config import DataConfig, FeatureConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.errors import CheckpointError
+from asrlab.files import finite_json, save_json
 from asrlab.manifest import Utterance
 from asrlab.models.base import CTCModel, EncoderOutput
 from asrlab.models.checkpoint import LoadedModel
@@ -273,8 +274,6 @@ def adapt_model(init: CTCModel, source: SpeechDataset, target: SpeechDataset, co
 def _claim_run_dir(out: Path, config: AlignmentConfig) -> None:
     """Record ``config`` in ``out``; refuse to resume a run that aligned with other settings
     (``fit`` only compares the training settings)."""
-    from asrlab.report import save_json
-
     record = out / ALIGNMENT_FILE
     if (out / CHECKPOINT_FILE).is_file() and record.is_file() and json.loads(record.read_text()) != config.to_dict():
         raise CheckpointError(f"{out} holds a run adapted with other alignment settings ({record}); "
@@ -416,7 +415,6 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
         progress: show progress bars.
     """
     from asrlab.recipes import read_manifests
-    from asrlab.report import finite_json, save_json
 
     if rule not in RULES:
         raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)}")

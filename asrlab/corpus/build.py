@@ -29,7 +29,7 @@ from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_availabl
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
 from asrlab.manifest import Utterance, read_manifest, total_minutes, write_manifest
-from asrlab.files import atomic_write
+from asrlab.files import atomic_write, save_json
 
 log = logging.getLogger(__name__)
 RECIPE_VERSION = 1
@@ -319,8 +319,7 @@ class CorpusBuilder:
         data = summary.to_dict()
         data["splits"] = sorted(merged.values(), key=lambda s: (list(DOMAINS).index(s["domain"])
                                                                  if s["domain"] in DOMAINS else 99, s["split"]))
-        with atomic_write(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1))
+        save_json(path, data)
 
     def worker_pool(self, shifts: dict[str, Any]):
         """A pool of spawned workers that render jobs with ``shifts`` (domain name -> transform)."""
@@ -365,7 +364,7 @@ class CorpusBuilder:
             began = time.perf_counter()
             utts = self._render_split(pool, spec, split, held_out, domain_dir / "audio")
             write_manifest(manifest, utts)
-            manifest.with_suffix(".recipe.json").write_text(json.dumps(recipe, indent=1))
+            save_json(manifest.with_suffix(".recipe.json"), recipe)
             _remove_stale_audio(domain_dir / "audio" / split, {u.audio for u in utts})
             held_out |= {u.text for u in utts}
             summary.rendered += len(utts)
@@ -441,7 +440,7 @@ class CorpusBuilder:
                                       extra={"engine": "recorded", "source_file": str(prompt.wav),
                                              "style": spec.text_style, "shift": "none"}))
             write_manifest(manifests[split], utts)
-            manifests[split].with_suffix(".recipe.json").write_text(json.dumps(recipes[split], indent=1))
+            save_json(manifests[split].with_suffix(".recipe.json"), recipes[split])
             summary.rendered += len(utts)
             summary.splits.append(SplitSummary(spec.name, split, len(utts), total_minutes(utts), 1,
                                                time.perf_counter() - began, False))
