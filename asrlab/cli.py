@@ -119,8 +119,9 @@ def _manifests(args: argparse.Namespace) -> list[Path]:
         return [Path(m) for m in args.manifest]
     if args.corpus:
         from asrlab.corpus.domains import DOMAINS
+        from asrlab.manifest import manifest_path
 
-        found = [Path(args.corpus) / d / f"{args.split}.jsonl" for d in DOMAINS]
+        found = [manifest_path(args.corpus, d, args.split) for d in DOMAINS]
         found = [p for p in found if p.is_file()]
         if not found:
             raise AsrlabError(f"no {args.split}.jsonl manifests under {args.corpus}: build the corpus first")

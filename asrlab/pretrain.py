@@ -21,6 +21,7 @@ from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentCon
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
 from asrlab.files import save_json, sha256_of
+from asrlab.manifest import manifest_path
 from asrlab.models import build_model, count_parameters, load_model, save_model
 from asrlab.parallel import run_data_parallel
 from asrlab.recipes import evaluate_manifests, make_dataset
@@ -38,7 +39,7 @@ SOURCE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 
 def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, split: str = "test") -> dict[str, Any]:
     """WER/CER of a model on every domain's ``split`` manifest found in ``corpus``."""
-    manifests = [Path(corpus) / d / f"{split}.jsonl" for d in DOMAINS]
+    manifests = [manifest_path(corpus, d, split) for d in DOMAINS]
     result = evaluate_manifests(model_path, [m for m in manifests if m.is_file()])
     return {name: r.as_dict() for name, r in result.domains.items()}
 
@@ -69,7 +70,6 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         The model card as a dict.
     """
     corpus = Path(corpus)
-    source = corpus / "source"
     train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr,
                            specaugment=replace(SOURCE_TRAIN.specaugment, freq_warp=freq_warp) if specaugment else None)
     previous: list[dict[str, Any]] = []
@@ -81,7 +81,7 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     features = FeatureConfig(n_mels=SOURCE_MODEL.n_mels)
     started = time.perf_counter()
     history = History.from_dict(run_data_parallel(
-        _train_source, (source, features, None if init is None else str(init), train_config, str(run_dir), progress),
+        _train_source, (corpus, features, None if init is None else str(init), train_config, str(run_dir), progress),
         processes=processes))
     trained = load_model(Path(run_dir) / "model.pt", config=SOURCE_MODEL)
     model = trained.model
@@ -122,15 +122,15 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     return card
 
 
-def _train_source(source: Path, features: FeatureConfig, init: str | None, config: TrainConfig, run_dir: str,
+def _train_source(corpus: Path, features: FeatureConfig, init: str | None, config: TrainConfig, run_dir: str,
                   progress: bool) -> dict[str, Any]:
     """One training stage on ``source/train.jsonl`` (dev: ``source/dev.jsonl``); returns the history.
 
     Module-level so that :func:`asrlab.parallel.run_data_parallel` can run it in each process;
     rank 0 writes ``run_dir/model.pt`` (the best dev state).
     """
-    train_set = make_dataset([source / "train.jsonl"], features)
-    dev_set = make_dataset([source / "dev.jsonl"], features)
+    train_set = make_dataset([manifest_path(corpus, "source", "train")], features)
+    dev_set = make_dataset([manifest_path(corpus, "source", "dev")], features)
     torch.manual_seed(config.seed)
     model = load_model(init, config=SOURCE_MODEL).model if init is not None else build_model(SOURCE_MODEL)
     history = fit(model, train_set, config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
@@ -143,7 +143,7 @@ def smoke_test_rates(model_path: str | os.PathLike, seed: int = 0) -> dict[str, 
 
     with tempfile.TemporaryDirectory(prefix="asrlab-smoke-") as tmp:
         summary = build_corpus(tmp, "smoke", ["source"], seed=seed, progress=False)
-        result = evaluate_manifests(model_path, [Path(tmp) / "source" / "test.jsonl"])
+        result = evaluate_manifests(model_path, [manifest_path(tmp, "source", "test")])
     return {**result.rates.as_dict(), "seed": seed, "engines": summary.engines}
 
 

@@ -16,7 +16,7 @@ from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.evaluate import EvalResult, evaluate
 from asrlab.features import FeatureCache, compute_features
-from asrlab.manifest import Utterance, read_manifest
+from asrlab.manifest import Utterance, manifest_path, read_manifest
 from asrlab.models import LoadedModel, build_model, load_model
 from asrlab.text import CharVocabulary
 from asrlab.train import History, fit
@@ -105,8 +105,8 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
                  seed: int = 0, progress: bool = True) -> tuple[History, Path]:
     """Train a model from scratch on a corpus's source domain or on given manifests."""
     if corpus is not None:
-        train = train or [Path(corpus) / "source" / "train.jsonl"]
-        dev = dev or [Path(corpus) / "source" / "dev.jsonl"]
+        train = train or [manifest_path(corpus, "source", "train")]
+        dev = dev or [manifest_path(corpus, "source", "dev")]
     if not train:
         raise ValueError("give a corpus folder or training manifests")
     model_cfg, train_cfg, data_cfg = PRESETS[preset]
@@ -179,7 +179,7 @@ def domain_gap_table(corpus: str | os.PathLike, models: Sequence[str] | None = N
     from asrlab.corpus.domains import DOMAINS
     from asrlab.models.zoo import list_pretrained
 
-    manifests = [Path(corpus) / d / f"{split}.jsonl" for d in DOMAINS]
+    manifests = [manifest_path(corpus, d, split) for d in DOMAINS]
     manifests = [m for m in manifests if m.is_file()]
     if not manifests:
         raise FileNotFoundError(f"no {split}.jsonl manifests under {corpus}: build the corpus first")

@@ -37,6 +37,7 @@ from asrlab.config import DataConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.evaluate import evaluate
 from asrlab.experiments import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
+from asrlab.manifest import manifest_path
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 
@@ -224,12 +225,11 @@ def load_shift(corpus: str | Path, domain: str, loaded: LoadedModel, *, max_eval
     """
     from asrlab.recipes import make_dataset
 
-    root = Path(corpus)
-    if not (root / domain / "unlabelled.jsonl").is_file():
-        raise ValueError(f"{root / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
+    if not manifest_path(corpus, domain, "unlabelled").is_file():
+        raise ValueError(f"{Path(corpus) / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
 
     def split(name: str, dom: str = domain, labelled: bool = True) -> SpeechDataset:
-        return make_dataset([root / dom / f"{name}.jsonl"], loaded.features, loaded.vocab, labelled=labelled)
+        return make_dataset([manifest_path(corpus, dom, name)], loaded.features, loaded.vocab, labelled=labelled)
 
     unlabelled = split("unlabelled", labelled=False)
     return ShiftData(domain, _first(split("train", "source"), max_source_train), _first(split("dev", "source"), max_eval),

@@ -28,7 +28,7 @@ from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
 from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_available
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
-from asrlab.manifest import Utterance, read_manifest, total_minutes, write_manifest
+from asrlab.manifest import Utterance, manifest_path, read_manifest, total_minutes, write_manifest
 from asrlab.files import atomic_write, save_json
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class CorpusSummary:
         return self.rendered / max(self.seconds, 1e-9)
 
     def manifest(self, domain: str, split: str) -> Path:
-        return Path(self.out_dir) / domain / f"{split}.jsonl"
+        return manifest_path(self.out_dir, domain, split)
 
     def table(self) -> str:
         """Minutes per domain and split as a Markdown table."""
@@ -338,10 +338,9 @@ class CorpusBuilder:
 
     def _pending_splits(self, spec: DomainSpec, summary: CorpusSummary) -> list[tuple[str, Path, dict]]:
         """Splits that need building; the current ones go straight into the summary."""
-        domain_dir = self.out_dir / spec.name
         pending = []
         for split in BUILD_ORDER:
-            manifest = domain_dir / f"{split}.jsonl"
+            manifest = manifest_path(self.out_dir, spec.name, split)
             recipe = _recipe(spec, split, self.size, self.seed, self.engines)
             if _split_is_current(manifest, recipe):
                 utts = read_manifest(manifest)
@@ -358,7 +357,7 @@ class CorpusBuilder:
         held_out: set[str] = set()  # texts of the splits built before this one are never reused
         for split in BUILD_ORDER:
             if split not in recipes:
-                held_out |= {u.text for u in read_manifest(domain_dir / f"{split}.jsonl")}
+                held_out |= {u.text for u in read_manifest(manifest_path(self.out_dir, spec.name, split))}
                 continue
             manifest, recipe = recipes[split]
             began = time.perf_counter()
@@ -405,7 +404,7 @@ class CorpusBuilder:
 
         domain_dir = self.out_dir / spec.name
         recipes = {split: _recipe(spec, split, self.size, self.seed, self.engines) for split in BUILD_ORDER}
-        manifests = {split: domain_dir / f"{split}.jsonl" for split in BUILD_ORDER}
+        manifests = {split: manifest_path(self.out_dir, spec.name, split) for split in BUILD_ORDER}
         if all(_split_is_current(manifests[s], recipes[s]) for s in BUILD_ORDER):
             for split in BUILD_ORDER:
                 utts = read_manifest(manifests[split])

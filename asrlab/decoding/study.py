@@ -29,6 +29,7 @@ from asrlab.decoding.base import Decoder
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
 from asrlab.lm.arpa import read_vocabulary
 from asrlab.lm.tune import decode_all, utterance_log_probs
+from asrlab.manifest import manifest_path
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
@@ -97,7 +98,7 @@ def domain_texts(corpus: str | os.PathLike, domain: str, splits: Sequence[str] =
     bad = [s for s in splits if s not in LM_SPLITS]
     if bad:
         raise ValueError(f"LM text comes from {LM_SPLITS} only, not {bad}: dev/test transcripts would leak")
-    return read_texts([Path(corpus) / domain / f"{s}.jsonl" for s in splits])
+    return read_texts([manifest_path(corpus, domain, s) for s in splits])
 
 
 @dataclass
@@ -334,6 +335,6 @@ def load_split(corpus: str | os.PathLike, domain: str, split: str, loaded, limit
     from asrlab.manifest import read_manifest
     from asrlab.recipes import feature_cache
 
-    utterances = read_manifest(Path(corpus) / domain / f"{split}.jsonl")[:limit]
+    utterances = read_manifest(manifest_path(corpus, domain, split))[:limit]
     return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
                          subsampling=loaded.model.subsampling)
