@@ -130,7 +130,7 @@ def _manifests(args: argparse.Namespace) -> list[Path]:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from asrlab.recipes import evaluate_manifests
+    from asrlab.evaluate import evaluate_manifests
     from asrlab.metrics import format_table
 
     result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))

@@ -20,11 +20,12 @@ import torch
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
+from asrlab.datasets import make_dataset
+from asrlab.evaluate import evaluate_manifests
 from asrlab.files import save_json, sha256_of
 from asrlab.manifest import manifest_path
 from asrlab.models import build_model, count_parameters, load_model, save_model
 from asrlab.parallel import run_data_parallel
-from asrlab.recipes import evaluate_manifests, make_dataset
 from asrlab.train import History, fit
 from asrlab.utils import machine_description
 

@@ -230,7 +230,7 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
         utterances: what to encode.
         features: the model's input features.
         cache: where outputs are kept (it must belong to this model: see :func:`model_key`).
-        input_cache: a cache of input features (e.g. :func:`asrlab.recipes.feature_cache`).
+        input_cache: a cache of input features (e.g. :func:`asrlab.datasets.feature_cache`).
         max_frames: padded input frames per batch.
         device: where the model runs.
         progress: show a progress bar.

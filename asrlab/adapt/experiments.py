@@ -34,7 +34,7 @@ from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AlignmentConfig, adapt_model
 from asrlab.config import DataConfig, TrainConfig
-from asrlab.datasets import SpeechDataset
+from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
 from asrlab.experiments import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.manifest import manifest_path
@@ -223,8 +223,6 @@ def load_shift(corpus: str | Path, domain: str, loaded: LoadedModel, *, max_eval
         max_score: target utterances for the label-free scores (None: all of the unlabelled split).
         max_source_train: source training utterances (None: all).
     """
-    from asrlab.recipes import make_dataset
-
     if not manifest_path(corpus, domain, "unlabelled").is_file():
         raise ValueError(f"{Path(corpus) / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
 

@@ -331,10 +331,7 @@ def relative_reduction(before: float, after: float) -> float:
 def load_split(corpus: str | os.PathLike, domain: str, split: str, loaded, limit: int | None = None):
     """The labelled :class:`~asrlab.datasets.SpeechDataset` of ``<corpus>/<domain>/<split>.jsonl``
     for a :class:`~asrlab.models.LoadedModel`, optionally only its first ``limit`` utterances."""
-    from asrlab.datasets import SpeechDataset
+    from asrlab.datasets import model_dataset
     from asrlab.manifest import read_manifest
-    from asrlab.recipes import feature_cache
 
-    utterances = read_manifest(manifest_path(corpus, domain, split))[:limit]
-    return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
-                         subsampling=loaded.model.subsampling)
+    return model_dataset(read_manifest(manifest_path(corpus, domain, split))[:limit], loaded)

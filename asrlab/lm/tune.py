@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import torch
 
 from asrlab.config import DataConfig
-from asrlab.datasets import SpeechDataset, make_loader
+from asrlab.datasets import SpeechDataset, make_loader, model_dataset
 from asrlab.metrics import error_rates
 from asrlab.models.base import CTCModel
 
@@ -149,13 +149,10 @@ def tune_decoder(model, dev_manifests: Sequence[str | os.PathLike], lm_path: str
         :func:`grid_search`'s result plus ``lm``, ``dev``, ``utterances``, ``beam_size``, ``backend``.
     """
     from asrlab.manifest import read_manifest
-    from asrlab.models import LoadedModel
-    from asrlab.recipes import feature_cache, resolve_model
+    from asrlab.models.resolve import resolve_ctc_model
     from asrlab.utils import pick_device
 
-    loaded = model if isinstance(model, LoadedModel) else resolve_model(model)
-    if not isinstance(loaded, LoadedModel):
-        raise ValueError("only CTC models can be tuned with an external LM (Whisper decodes with its own decoder)")
+    loaded = resolve_ctc_model(model, "tune an external LM for its CTC variant (e.g. whisper-tiny.en-ctc)")
     utterances = [u for m in dev_manifests for u in read_manifest(m)[:limit]]
     tests = [u.extra.get("_where", u.audio) for u in utterances if u.split == "test"]
     if tests:
@@ -163,8 +160,7 @@ def tune_decoder(model, dev_manifests: Sequence[str | os.PathLike], lm_path: str
                          "the test set")
     if not utterances:
         raise ValueError("no dev utterances to tune on")
-    dataset = SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
-                            subsampling=loaded.model.subsampling)
+    dataset = model_dataset(utterances, loaded)
     target = pick_device(device)
     loaded.model.to(target)
     log_probs = utterance_log_probs(loaded.model, dataset, target)
