@@ -158,6 +158,27 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
     return hyps, loss_sum / max(len(dataset), 1), seconds, audio
 
 
+@torch.no_grad()
+def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
+                        data: DataConfig | None = None) -> list[torch.Tensor]:
+    """The model's CTC log-probabilities of every utterance, in dataset order: one ``(T_i, V)``
+    float tensor per utterance, on the CPU, ``T_i`` its valid output frames."""
+    loader = make_loader(dataset, data or DataConfig(num_workers=0), shuffle=False)
+    order = [i for batch in loader.batch_sampler for i in batch]
+    was_training = model.training
+    model.eval()
+    out: list[torch.Tensor | None] = [None] * len(dataset)
+    position = 0
+    for batch in loader:
+        batch = batch.to(torch.device(device))
+        log_probs, lengths = model(batch.feats, batch.feat_lens)
+        for row, length in zip(log_probs.float().cpu(), lengths.cpu().tolist()):
+            out[order[position]] = row[: int(length)].clone()
+            position += 1
+    model.train(was_training)
+    return out  # type: ignore[return-value]
+
+
 def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
              device: torch.device | str = "cpu", decoder: Decoder | None = None) -> EvalResult:
     """Decode ``dataset`` with ``model`` (greedy unless ``decoder`` is given) and score it against

@@ -25,11 +25,11 @@ from typing import Mapping, Sequence
 
 import torch
 
-from asrlab.decoding.base import Decoder
+from asrlab.decoding.base import Decoder, decode_all
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
 from asrlab.lm.arpa import read_vocabulary
-from asrlab.lm.tune import decode_all, utterance_log_probs
 from asrlab.manifest import manifest_path
+from asrlab.evaluate import utterance_log_probs
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
