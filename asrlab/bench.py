@@ -16,7 +16,6 @@ Three measurements in one run, on utterances it synthesises itself:
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from asrlab.models import build_model, count_parameters
 from asrlab.parallel import run_data_parallel, run_in_subprocess
 from asrlab.text import CharVocabulary
 from asrlab.train import fit
+from asrlab.utils import machine_description
 
 
 def bench_synthesis(out_dir: Path, count: int, seed: int = 0) -> tuple[list[Utterance], float]:
@@ -124,8 +124,7 @@ def run_bench(quick: bool = False, progress: bool = True, workdir: str | os.Path
     model = build_model(model_config)
     result = evaluate(model, cached, DataConfig(max_seconds=400.0, num_workers=0))
     return {
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "processor": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "machine": machine_description(),
         "synthesis_utterances_per_second": round(synth_rate, 1),
         "synthesis_utterances": count,
         "model_parameters": count_parameters(model),

@@ -20,7 +20,7 @@ def _corpus_build(args: argparse.Namespace) -> int:
     if args.save:
         import os
 
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, {**summary.to_dict(), "utterances_per_second": summary.utterances_per_second,
                               "cpus": os.cpu_count()})
@@ -119,8 +119,9 @@ def _manifests(args: argparse.Namespace) -> list[Path]:
         return [Path(m) for m in args.manifest]
     if args.corpus:
         from asrlab.corpus.domains import DOMAINS
+        from asrlab.manifest import manifest_path
 
-        found = [Path(args.corpus) / d / f"{args.split}.jsonl" for d in DOMAINS]
+        found = [manifest_path(args.corpus, d, args.split) for d in DOMAINS]
         found = [p for p in found if p.is_file()]
         if not found:
             raise AsrlabError(f"no {args.split}.jsonl manifests under {args.corpus}: build the corpus first")
@@ -129,12 +130,12 @@ def _manifests(args: argparse.Namespace) -> list[Path]:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from asrlab.recipes import evaluate_manifests
+    from asrlab.evaluate import evaluate_manifests
     from asrlab.metrics import format_table
 
     result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, {**result.as_dict(), "decoder": _decoder_settings(args),
                               "command": "asrlab " + " ".join(sys.argv[1:])})
@@ -216,7 +217,7 @@ def _lm_interpolate(args: argparse.Namespace) -> int:
 
 def _lm_tune(args: argparse.Namespace) -> int:
     from asrlab.lm.tune import tune_decoder
-    from asrlab.report import save_json
+    from asrlab.files import save_json
 
     result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,
                           beam_size=args.beam_size, lexicon=args.lexicon, backend=args.backend, limit=args.limit)
@@ -233,7 +234,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     result = run_bench(quick=args.quick, progress=not args.json)
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, result)
     print(json.dumps(result, indent=None if args.json else 1))
@@ -261,7 +262,7 @@ def _pretrained_table(args: argparse.Namespace) -> int:
     table = domain_gap_table(args.corpus, args.models, args.split, None if args.limit == 0 else args.limit)
     table["command"] = "asrlab " + " ".join(sys.argv[1:])
     if args.save:
-        from asrlab.report import save_json
+        from asrlab.files import save_json
 
         save_json(args.save, table)
     from asrlab.report import render_domain_gap

@@ -3,13 +3,17 @@
 A batch is ``(feats (B, T, F), feat_lens (B,), tokens (B, U), token_lens (B,))`` plus texts
 and ids. Bad utterances are caught when the dataset is built: an error that names the manifest
 line, or (``on_bad="skip"``) a counted, logged skip.
+
+:func:`make_dataset` builds a dataset from manifest files and :func:`model_dataset` one that
+feeds a loaded model, both reading features through the shared on-disk cache
+(:func:`feature_cache`).
 """
 from __future__ import annotations
 
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -19,8 +23,12 @@ from asrlab.audio import audio_duration
 from asrlab.config import DataConfig, FeatureConfig
 from asrlab.errors import AsrlabError, AudioError, TranscriptError
 from asrlab.features import FeatureCache, compute_features
-from asrlab.manifest import Utterance
+from asrlab.manifest import Utterance, read_manifests
 from asrlab.text import CharVocabulary, normalize_text
+from asrlab.utils import data_dir
+
+if TYPE_CHECKING:
+    from asrlab.models.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +170,38 @@ class SpeechDataset(Dataset):
         feats = compute_features(utt.audio, self.features, self.cache)
         text = normalize_text(utt.text) if self.labelled else ""
         return Example(feats, torch.tensor(self.tokens[index], dtype=torch.long), text, utt.id, utt.domain)
+
+
+def feature_cache(features: FeatureConfig = FeatureConfig()) -> FeatureCache | None:
+    """The shared on-disk feature cache under the data folder (``$ASRLAB_DATA/cache``); None for
+    raw waveforms (reading the WAV is as fast as reading a cache)."""
+    if features.kind == "waveform":
+        return None
+    return FeatureCache(data_dir() / "cache" / "features", features)
+
+
+def make_dataset(paths: Sequence[str | os.PathLike], features: FeatureConfig = FeatureConfig(),
+                 vocab: CharVocabulary = CharVocabulary(), labelled: bool = True,
+                 on_bad: str = "error", cache: bool = True) -> SpeechDataset:
+    """A :class:`SpeechDataset` over manifests, with the shared feature cache (unless ``cache``
+    is False) and the default subsampling of 2 for the CTC length check."""
+    return SpeechDataset(read_manifests(paths), vocab, features, feature_cache(features) if cache else None,
+                         labelled=labelled, on_bad=on_bad)  # type: ignore[arg-type]
+
+
+def model_dataset(utterances: Sequence[Utterance], loaded: LoadedModel, *, labelled: bool = True,
+                  on_bad: Literal["error", "skip"] = "error") -> SpeechDataset:
+    """A :class:`SpeechDataset` that feeds ``loaded``: its vocabulary, its features (through the
+    shared :func:`feature_cache`) and its time subsampling for the CTC length check.
+
+    Args:
+        utterances: manifest lines.
+        loaded: a :class:`~asrlab.models.LoadedModel`.
+        labelled: False reads the audio only (unlabelled target data).
+        on_bad: ``"error"`` or ``"skip"``, as for :class:`SpeechDataset`.
+    """
+    return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
+                         subsampling=loaded.model.subsampling, labelled=labelled, on_bad=on_bad)
 
 
 def collate(examples: Sequence[Example]) -> Batch:

@@ -25,8 +25,6 @@ STYLES: dict[str, str] = {
     "delete": "background:#fecaca;text-decoration:line-through",
     "insert": "background:#bfdbfe",
 }
-#: One-letter marks of each edit, as in :func:`asrlab.metrics.alignment`.
-MARKS: dict[str, str] = {"equal": "", "substitute": "S", "delete": "D", "insert": "I"}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """Run a CTC model over a dataset: transcripts, error rates overall and per domain, timing.
 
+:func:`evaluate` scores a model on a dataset; :func:`evaluate_manifests` takes a model by file,
+folder or name and manifest files (Whisper's own decoding too, :func:`evaluate_zero_shot`).
+
 Every evaluation also checks for a model that outputs only blanks (all or nearly all transcripts
 empty) and says so with a :class:`~asrlab.errors.BlankOutputWarning`.
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -13,12 +17,19 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 import torch.nn.functional as F
 
-from asrlab.config import DataConfig
-from asrlab.datasets import SpeechDataset, audio_seconds, make_loader
+from asrlab.audio import SAMPLE_RATE, load_audio
+from asrlab.config import DataConfig, FeatureConfig
+from asrlab.datasets import SpeechDataset, audio_seconds, make_loader, model_dataset
 from asrlab.decode import greedy_decode
 from asrlab.errors import BlankOutputWarning
+from asrlab.manifest import read_manifest
 from asrlab.metrics import ErrorRates, empty_fraction, error_rates, per_domain
 from asrlab.models.base import CTCModel
+from asrlab.models.checkpoint import LoadedModel
+from asrlab.models.resolve import own_decoder_error, resolve_model
+from asrlab.models.zoo import ZeroShotModel
+from asrlab.text import CharVocabulary
+from asrlab.utils import pick_device
 
 if TYPE_CHECKING:
     from asrlab.decoding import Decoder
@@ -147,6 +158,27 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
     return hyps, loss_sum / max(len(dataset), 1), seconds, audio
 
 
+@torch.no_grad()
+def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
+                        data: DataConfig | None = None) -> list[torch.Tensor]:
+    """The model's CTC log-probabilities of every utterance, in dataset order: one ``(T_i, V)``
+    float tensor per utterance, on the CPU, ``T_i`` its valid output frames."""
+    loader = make_loader(dataset, data or DataConfig(num_workers=0), shuffle=False)
+    order = [i for batch in loader.batch_sampler for i in batch]
+    was_training = model.training
+    model.eval()
+    out: list[torch.Tensor | None] = [None] * len(dataset)
+    position = 0
+    for batch in loader:
+        batch = batch.to(torch.device(device))
+        log_probs, lengths = model(batch.feats, batch.feat_lens)
+        for row, length in zip(log_probs.float().cpu(), lengths.cpu().tolist()):
+            out[order[position]] = row[: int(length)].clone()
+            position += 1
+    model.train(was_training)
+    return out  # type: ignore[return-value]
+
+
 def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
              device: torch.device | str = "cpu", decoder: Decoder | None = None) -> EvalResult:
     """Decode ``dataset`` with ``model`` (greedy unless ``decoder`` is given) and score it against
@@ -166,3 +198,49 @@ def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = 
 
 def _reference(dataset: SpeechDataset, index: int) -> str:
     return dataset.vocab.decode(dataset.tokens[index])
+
+
+def evaluate_zero_shot(model: ZeroShotModel, dataset: SpeechDataset, batch_size: int = 8) -> EvalResult:
+    """Score a :class:`~asrlab.models.zoo.ZeroShotModel` on a dataset (references and hypotheses
+    normalised by the model's own normaliser)."""
+    refs, hyps, seconds, audio = [], [], 0.0, 0.0
+    for start in range(0, len(dataset), batch_size):
+        utts = dataset.utterances[start:start + batch_size]
+        waves = [load_audio(u.audio) for u in utts]
+        began = time.perf_counter()
+        texts = model.transcribe(waves)
+        seconds += time.perf_counter() - began
+        audio += sum(len(w) for w in waves) / SAMPLE_RATE
+        refs += [model.normalize(u.text) or u.text for u in utts]
+        hyps += [model.normalize(t) for t in texts]
+    domains = [u.domain for u in dataset.utterances]
+    return EvalResult(error_rates(refs, hyps), per_domain(refs, hyps, domains), [u.id for u in dataset.utterances],
+                      refs, hyps, domains, float("nan"), seconds, audio)
+
+
+def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
+                       manifests: Sequence[str | os.PathLike], device: str | None = None,
+                       limit: int | None = None, decoder: Decoder | None = None) -> EvalResult:
+    """WER/CER of a model (file, folder, pretrained name, or loaded) on manifests, per domain too.
+
+    Args:
+        model: what :func:`asrlab.models.resolve.resolve_model` accepts.
+        manifests: manifest files, scored together.
+        device: where to run (default: :func:`asrlab.utils.pick_device`).
+        limit: score only the first ``limit`` utterances of each manifest (a fixed subset).
+        decoder: a CTC decoder from :func:`asrlab.decoding.make_decoder` (default: greedy).
+
+    Raises:
+        ValueError: a ``decoder`` for a model that decodes with its own decoder.
+    """
+    loaded = resolve_model(model)
+    utterances = [u for m in manifests for u in read_manifest(m)[:limit]]
+    if isinstance(loaded, ZeroShotModel):
+        if decoder is not None:
+            raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")
+        dataset = SpeechDataset(utterances, CharVocabulary(), FeatureConfig(kind="waveform"), labelled=True)
+        return evaluate_zero_shot(loaded, dataset)
+    dataset = model_dataset(utterances, loaded)
+    target = pick_device(device)
+    loaded.model.to(target)
+    return evaluate(loaded.model, dataset, DataConfig(num_workers=0), target, decoder)

@@ -1,15 +1,21 @@
-"""Atomic file writes: a whole new file or the old one, never half of one.
+"""Files: atomic writes (a whole new file or the old one, never half of one), JSON files, and
+the sha256 of a file.
 
 Kept free of torch and numpy so that every module that writes files (audio, manifests, the corpus
 builder's worker processes) can use it without a heavy import.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
@@ -41,3 +47,46 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_json(path: str | os.PathLike, data: Any, *, indent: int | None = 1) -> Path:
+    """Write ``data`` as JSON (``indent`` spaces, keys in their order, a final newline), atomically.
+
+    Returns:
+        ``path``, as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=indent, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, recursively, so that its JSON is strict."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, remembered per path, size and modification time (a file that
+    changes is hashed again).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    stat = os.stat(path)
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -24,9 +24,11 @@ import torch
 from torch import nn
 
 from asrlab.config import DataConfig, ModelConfig, TrainConfig, from_dict
+from asrlab.datasets import make_dataset
 from asrlab.models import build_model, count_parameters
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
+from asrlab.models.resolve import resolve_ctc_model
 from asrlab.train import History, fit, layerwise_param_groups, train_top_k, unfreeze
 
 Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
@@ -122,11 +124,7 @@ def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLik
                        epochs: int = 10, lr: float = 1e-3, seed: int = 0, k: int = 2, layer_decay: float = 0.5,
                        l2sp_alpha: float = 1e-2, progress: bool = True) -> FinetuneResult:
     """``asrlab finetune``: fine-tune a model file, run folder or pretrained name on manifests."""
-    from asrlab.recipes import make_dataset, resolve_model
-
-    loaded = resolve_model(init)
-    if not isinstance(loaded, LoadedModel):
-        raise ValueError(f"{init} decodes with its own decoder; fine-tune its CTC variant (e.g. whisper-tiny.en-ctc)")
+    loaded = resolve_ctc_model(init, "fine-tune its CTC variant (e.g. whisper-tiny.en-ctc)")
     train_set = make_dataset(train, loaded.features, loaded.vocab)
     dev_set = make_dataset(dev, loaded.features, loaded.vocab) if dev else None
     config = replace(TrainConfig(), epochs=epochs, lr=lr, seed=seed, warmup_steps=50, checkpoint_every=50)

@@ -2,7 +2,8 @@
 
 Each line is a JSON object with at least ``audio`` (a path relative to the manifest's folder, or
 absolute), ``text``, ``duration`` (seconds), ``domain``, ``speaker`` and ``split``. Other keys
-(``engine``, ``voice``, ``style``, ``shift``...) are kept in :attr:`Utterance.extra`.
+(``engine``, ``voice``, ``style``, ``shift``...) are kept in :attr:`Utterance.extra`. A corpus
+keeps each domain's split at :func:`manifest_path` ``(corpus, domain, split)``.
 """
 from __future__ import annotations
 
@@ -80,6 +81,15 @@ def parse_line(line: str, where: str, base_dir: Path) -> Utterance:
     )
 
 
+def manifest_path(corpus: str | os.PathLike, domain: str, split: str) -> Path:
+    """Where a corpus keeps a domain's split: ``<corpus>/<domain>/<split>.jsonl``.
+
+    >>> manifest_path("data/corpus", "accent", "dev").as_posix()
+    'data/corpus/accent/dev.jsonl'
+    """
+    return Path(corpus) / domain / f"{split}.jsonl"
+
+
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     """Read a JSONL manifest; blank lines are allowed, malformed ones raise ManifestError."""
     path = Path(path)
@@ -94,6 +104,11 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
             if line.strip():
                 utterances.append(parse_line(line, f"{path}:{number}", base_dir))
     return utterances
+
+
+def read_manifests(paths: Iterable[str | os.PathLike]) -> list[Utterance]:
+    """The utterances of several manifests, in order (see :func:`read_manifest`)."""
+    return [u for p in paths for u in read_manifest(p)]
 
 
 def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> Path:

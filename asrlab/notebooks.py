@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from asrlab.errors import AsrlabError
-from asrlab.files import atomic_write
-from asrlab.utils import COURSE_SIZES, course_size, data_dir, project_root
+from asrlab.files import atomic_write, save_json, sha256_of
+from asrlab.utils import COURSE_SIZES, course_size, data_dir, machine_description, project_root
 
 __all__ = ["NotebookError", "NotebookInterrupted", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
            "run_notebooks", "stress_notebooks",
@@ -473,8 +473,6 @@ def record_runs(runs: Sequence[NotebookRun], size: str, path: str | os.PathLike 
     from datetime import datetime, timezone
 
     from asrlab.models.zoo import SOURCE_MODEL_FILE
-    from asrlab.pretrain import machine_description, sha256_of
-    from asrlab.report import save_json
 
     path = Path(path) if path is not None else results_path("notebooks", size)
     log = json.loads(path.read_text()) if path.is_file() else {}
@@ -496,8 +494,6 @@ def results_path(name: str, size: str | None = None) -> Path:
 
 def save_results(name: str, data: Any) -> Path:
     """Write a notebook's results to :func:`results_path` (``results/<name>-<mode>.json``)."""
-    from asrlab.report import save_json
-
     if not name or "/" in name or os.sep in name:
         raise ValueError(f"results name {name!r} must be a plain name such as '01_data_prep'")
     return save_json(results_path(name), data)

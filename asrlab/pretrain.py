@@ -7,10 +7,8 @@ is recorded in the card next to the measured error rates, the time it took and o
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import time
 import tempfile
 from dataclasses import asdict, replace
@@ -22,10 +20,14 @@ import torch
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
+from asrlab.datasets import make_dataset
+from asrlab.evaluate import evaluate_manifests
+from asrlab.files import save_json, sha256_of
+from asrlab.manifest import manifest_path
 from asrlab.models import build_model, count_parameters, load_model, save_model
 from asrlab.parallel import run_data_parallel
-from asrlab.recipes import evaluate_manifests, make_dataset
 from asrlab.train import History, fit
+from asrlab.utils import machine_description
 
 SOURCE_MODEL_NAME = "asrlab-source"
 #: The shipped source model's settings.
@@ -36,26 +38,9 @@ SOURCE_TRAIN = TrainConfig(epochs=4, lr=2e-3, warmup_steps=150, checkpoint_every
 SOURCE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def machine_description() -> dict[str, Any]:
-    """CPU/GPU, cores and library versions, for model cards and results."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
-            "processor": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "python": platform.python_version()}
-
-
 def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, split: str = "test") -> dict[str, Any]:
     """WER/CER of a model on every domain's ``split`` manifest found in ``corpus``."""
-    manifests = [Path(corpus) / d / f"{split}.jsonl" for d in DOMAINS]
+    manifests = [manifest_path(corpus, d, split) for d in DOMAINS]
     result = evaluate_manifests(model_path, [m for m in manifests if m.is_file()])
     return {name: r.as_dict() for name, r in result.domains.items()}
 
@@ -86,7 +71,6 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         The model card as a dict.
     """
     corpus = Path(corpus)
-    source = corpus / "source"
     train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr,
                            specaugment=replace(SOURCE_TRAIN.specaugment, freq_warp=freq_warp) if specaugment else None)
     previous: list[dict[str, Any]] = []
@@ -98,7 +82,7 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     features = FeatureConfig(n_mels=SOURCE_MODEL.n_mels)
     started = time.perf_counter()
     history = History.from_dict(run_data_parallel(
-        _train_source, (source, features, None if init is None else str(init), train_config, str(run_dir), progress),
+        _train_source, (corpus, features, None if init is None else str(init), train_config, str(run_dir), progress),
         processes=processes))
     trained = load_model(Path(run_dir) / "model.pt", config=SOURCE_MODEL)
     model = trained.model
@@ -139,15 +123,15 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
     return card
 
 
-def _train_source(source: Path, features: FeatureConfig, init: str | None, config: TrainConfig, run_dir: str,
+def _train_source(corpus: Path, features: FeatureConfig, init: str | None, config: TrainConfig, run_dir: str,
                   progress: bool) -> dict[str, Any]:
     """One training stage on ``source/train.jsonl`` (dev: ``source/dev.jsonl``); returns the history.
 
     Module-level so that :func:`asrlab.parallel.run_data_parallel` can run it in each process;
     rank 0 writes ``run_dir/model.pt`` (the best dev state).
     """
-    train_set = make_dataset([source / "train.jsonl"], features)
-    dev_set = make_dataset([source / "dev.jsonl"], features)
+    train_set = make_dataset([manifest_path(corpus, "source", "train")], features)
+    dev_set = make_dataset([manifest_path(corpus, "source", "dev")], features)
     torch.manual_seed(config.seed)
     model = load_model(init, config=SOURCE_MODEL).model if init is not None else build_model(SOURCE_MODEL)
     history = fit(model, train_set, config, data=SOURCE_DATA, dev=dev_set, out_dir=run_dir, progress=progress)
@@ -160,13 +144,13 @@ def smoke_test_rates(model_path: str | os.PathLike, seed: int = 0) -> dict[str, 
 
     with tempfile.TemporaryDirectory(prefix="asrlab-smoke-") as tmp:
         summary = build_corpus(tmp, "smoke", ["source"], seed=seed, progress=False)
-        result = evaluate_manifests(model_path, [Path(tmp) / "source" / "test.jsonl"])
+        result = evaluate_manifests(model_path, [manifest_path(tmp, "source", "test")])
     return {**result.rates.as_dict(), "seed": seed, "engines": summary.engines}
 
 
 def write_card(export: Path, card: dict[str, Any]) -> None:
     """Write the card as JSON (for code) and Markdown (for people) beside the model file."""
-    export.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n")
+    save_json(export.with_suffix(".json"), card)
     t = card["training"]
     lines = [
         f"# Model card: {card['name']}", "",

@@ -38,7 +38,7 @@ from asrlab.metrics import ErrorRates, error_rates
 from asrlab.models.base import CTCModel
 from asrlab.text import CharVocabulary, normalize_text
 from asrlab.files import atomic_write
-from asrlab.utils import lengths_to_mask
+from asrlab.utils import lengths_to_mask, masked_mean
 
 __all__ = [
     "LayerCache", "LayerFeatures", "model_key", "encode_layers", "extract_layers", "layer_names",
@@ -230,7 +230,7 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
         utterances: what to encode.
         features: the model's input features.
         cache: where outputs are kept (it must belong to this model: see :func:`model_key`).
-        input_cache: a cache of input features (e.g. :func:`asrlab.recipes.feature_cache`).
+        input_cache: a cache of input features (e.g. :func:`asrlab.datasets.feature_cache`).
         max_frames: padded input frames per batch.
         device: where the model runs.
         progress: show a progress bar.
@@ -480,20 +480,6 @@ def fit_probe(train: LayerFeatures, layers: int | Sequence[int], config: ProbeCo
 
 
 # --------------------------------------------------------------------------- pooling and classification
-def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean over the valid frames of each sequence: ``(B, T, D)`` and ``(B,)`` -> ``(B, D)``.
-
-    Padding (frames past ``lengths``) is ignored whatever it holds.
-    """
-    if x.ndim != 3 or lengths.shape != x.shape[:1]:
-        raise ValueError(f"masked_mean needs (B, T, D) and (B,) lengths, "
-                         f"got {tuple(x.shape)} and {tuple(lengths.shape)}")
-    if int(lengths.min()) < 1:
-        raise ValueError("masked_mean: every sequence needs at least one valid frame")
-    mask = lengths_to_mask(lengths.to(x.device), x.shape[1])[:, :, None].to(x.dtype)
-    return (x * mask).sum(dim=1) / lengths.to(x.device, x.dtype)[:, None]
-
-
 def pool_layers(layers: Sequence[torch.Tensor], std: bool = False) -> np.ndarray:
     """One vector per utterance and layer, pooled over time.
 

@@ -7,33 +7,16 @@ so each number in the README comes from a command that ran (named under each tab
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
 from typing import Any, Callable
-from asrlab.files import atomic_write
+
+# JSON files are written by asrlab.files; the two names stay importable from here (notebooks and
+# older code import them from asrlab.report).
+from asrlab.files import finite_json, save_json  # noqa: F401
 
 RESULTS_DIR = "results"
-
-
-def finite_json(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None, recursively, so that its JSON is strict."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_json(v) for v in value]
-    return value
-
-
-def save_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write ``data`` as indented JSON, atomically."""
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    return path
 
 
 def replace_section(text: str, name: str, content: str) -> str:

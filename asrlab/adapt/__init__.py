@@ -20,8 +20,7 @@ from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encod
 from asrlab.adapt.grl import GradientReversal, dann_coefficient, reverse_gradient
 from asrlab.adapt.losses import (AdversarialLoss, coral, dann_loss, domain_bce, gaussian_mmd, median_bandwidth,
                                  squared_distances)
-from asrlab.adapt.selection import (RULES, Candidate, importance_weighted_risk, importance_weights, iw_risk,
-                                    score_model, select, source_dev_wer, target_entropy)
+from asrlab.adapt.selection import RULES, Candidate, importance_weighted_risk, importance_weights, score_model, select
 from asrlab.adapt.training import (AdaptResult, AlignmentConfig, AlignmentLoss, SearchResult, adapt, adapt_model,
                                    adapt_search, build_alignment)
 
@@ -29,7 +28,7 @@ __all__ = [
     "RULES", "AdaptResult", "AdversarialLoss", "AlignmentConfig", "AlignmentLoss", "Candidate", "DomainDiscriminator",
     "GradientReversal", "SearchResult", "adapt", "adapt_model", "adapt_search", "build_alignment", "coral",
     "dann_coefficient", "dann_loss", "domain_accuracy", "domain_bce", "domain_inputs", "encoder_layer",
-    "gaussian_mmd", "importance_weighted_risk", "importance_weights", "iw_risk", "masked_mean", "median_bandwidth",
+    "gaussian_mmd", "importance_weighted_risk", "importance_weights", "masked_mean", "median_bandwidth",
     "mmd_value", "pooled_features", "proxy_a_distance", "reverse_gradient", "score_model", "select",
-    "source_dev_wer", "squared_distances", "target_entropy", "valid_frames",
+    "squared_distances", "valid_frames",
 ]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from asrlab.models.base import EncoderOutput
-from asrlab.utils import lengths_to_mask
+from asrlab.utils import lengths_to_mask, masked_mean
 
 Pooling = Literal["frames", "utterance"]
 POOLINGS: tuple[str, ...] = ("frames", "utterance")
@@ -47,22 +47,6 @@ def _check(x: torch.Tensor, lengths: torch.Tensor) -> None:
         raise ValueError(f"lengths must lie in [0, {x.shape[1]}] frames, got {lengths.tolist()}")
 
 
-def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean over each utterance's valid frames.
-
-    Args:
-        x: ``(B, T, D)`` features.
-        lengths: ``(B,)`` valid frames (an utterance with none pools to zeros).
-
-    Returns:
-        ``(B, D)`` pooled features.
-    """
-    _check(x, lengths)
-    mask = lengths_to_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)
-    total = torch.where(mask, x, torch.zeros((), dtype=x.dtype, device=x.device)).sum(dim=1)
-    return total / lengths.to(x.device).clamp_min(1).unsqueeze(-1).to(x.dtype)
-
-
 def valid_frames(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Every valid frame as one row: ``(B, T, D)`` and ``(B,)`` -> ``(sum(lengths), D)``."""
     _check(x, lengths)
@@ -75,7 +59,8 @@ def domain_inputs(x: torch.Tensor, lengths: torch.Tensor, pooling: Pooling = "fr
     Args:
         x: ``(B, T, D)`` encoder outputs.
         lengths: ``(B,)`` valid frames.
-        pooling: ``"frames"``: each valid frame; ``"utterance"``: each utterance's mean frame.
+        pooling: ``"frames"``: each valid frame; ``"utterance"``: each utterance's mean frame
+            (:func:`~asrlab.utils.masked_mean`: an utterance with no valid frame raises ValueError).
 
     Returns:
         ``(N, D)`` rows: ``N = sum(lengths)`` for frames, ``N = B`` for utterances.

@@ -34,9 +34,10 @@ from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AlignmentConfig, adapt_model
 from asrlab.config import DataConfig, TrainConfig
-from asrlab.datasets import SpeechDataset
+from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
 from asrlab.experiments import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
+from asrlab.manifest import manifest_path
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 
@@ -222,14 +223,11 @@ def load_shift(corpus: str | Path, domain: str, loaded: LoadedModel, *, max_eval
         max_score: target utterances for the label-free scores (None: all of the unlabelled split).
         max_source_train: source training utterances (None: all).
     """
-    from asrlab.recipes import make_dataset
-
-    root = Path(corpus)
-    if not (root / domain / "unlabelled.jsonl").is_file():
-        raise ValueError(f"{root / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
+    if not manifest_path(corpus, domain, "unlabelled").is_file():
+        raise ValueError(f"{Path(corpus) / domain} has no unlabelled.jsonl; build the corpus first (notebook 01)")
 
     def split(name: str, dom: str = domain, labelled: bool = True) -> SpeechDataset:
-        return make_dataset([root / dom / f"{name}.jsonl"], loaded.features, loaded.vocab, labelled=labelled)
+        return make_dataset([manifest_path(corpus, dom, name)], loaded.features, loaded.vocab, labelled=labelled)
 
     unlabelled = split("unlabelled", labelled=False)
     return ShiftData(domain, _first(split("train", "source"), max_source_train), _first(split("dev", "source"), max_eval),
@@ -325,7 +323,7 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
     record = RunRecord(data.name, method, seed, config.weight, layer, target, source,
                        {k: float(v) for k, v in scores.items()}, history, round(time.perf_counter() - started, 1))
     if cache is not None:
-        from asrlab.report import finite_json, save_json
+        from asrlab.files import finite_json, save_json
 
         save_json(cache, finite_json({"settings": settings, "record": record.as_dict()}))
     return record

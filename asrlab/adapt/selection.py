@@ -176,27 +176,6 @@ def target_pass(model: CTCModel, target: SpeechDataset, data: DataConfig | None 
     return TargetPass(total / max(frames, 1), np.stack(feats))  # type: ignore[arg-type]
 
 
-def source_dev_wer(model: CTCModel, dev: SpeechDataset, data: DataConfig | None = None,
-                   device: torch.device | str = "cpu") -> float:
-    """Greedy WER on a labelled source dev set."""
-    result = source_pass(model, dev, data, device)
-    return error_rates(result.references, result.hypotheses).wer
-
-
-def target_entropy(model: CTCModel, target: SpeechDataset, data: DataConfig | None = None,
-                   device: torch.device | str = "cpu") -> float:
-    """Mean per-frame CTC posterior entropy on (unlabelled) target data, in nats."""
-    return target_pass(model, target, data, device).entropy
-
-
-def iw_risk(model: CTCModel, dev: SpeechDataset, target: SpeechDataset, data: DataConfig | None = None,
-            device: torch.device | str = "cpu", layer: int = -1) -> float:
-    """Importance-weighted source dev CTC loss (per token), weights from ``layer``'s pooled features."""
-    source = source_pass(model, dev, data, device, layer)
-    weights = importance_weights(source.features, target_pass(model, target, data, device, layer).features)
-    return importance_weighted_risk(source.losses, weights)
-
-
 def score_model(model: CTCModel, dev: SpeechDataset, target: SpeechDataset, data: DataConfig | None = None,
                 device: torch.device | str = "cpu", layer: int = -1) -> dict[str, float]:
     """Every selection score of a model (one pass over each set).
@@ -263,5 +242,5 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
 
 
 __all__ = ["RULES", "Candidate", "SourcePass", "TargetPass", "frame_entropy", "importance_weighted_risk",
-           "importance_weights", "iw_risk", "mean_frame_entropy", "score_model", "select", "source_dev_wer",
-           "source_pass", "target_entropy", "target_pass", "utterance_ctc_losses"]
+           "importance_weights", "mean_frame_entropy", "score_model", "select", "source_pass", "target_pass",
+           "utterance_ctc_losses"]

@@ -30,11 +30,13 @@ from asrlab.adapt.grl import dann_coefficient
 from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, coral, dann_loss, domain_bce, gaussian_mmd
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.config import DataConfig, FeatureConfig, TrainConfig
-from asrlab.datasets import SpeechDataset
+from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.errors import CheckpointError
-from asrlab.manifest import Utterance
+from asrlab.files import finite_json, save_json
+from asrlab.manifest import Utterance, read_manifests
 from asrlab.models.base import CTCModel, EncoderOutput
 from asrlab.models.checkpoint import LoadedModel
+from asrlab.models.resolve import resolve_ctc_model
 from asrlab.train import CHECKPOINT_FILE, History, StepInfo, fit
 from asrlab.utils import pick_device
 
@@ -273,8 +275,6 @@ def adapt_model(init: CTCModel, source: SpeechDataset, target: SpeechDataset, co
 def _claim_run_dir(out: Path, config: AlignmentConfig) -> None:
     """Record ``config`` in ``out``; refuse to resume a run that aligned with other settings
     (``fit`` only compares the training settings)."""
-    from asrlab.report import save_json
-
     record = out / ALIGNMENT_FILE
     if (out / CHECKPOINT_FILE).is_file() and record.is_file() and json.loads(record.read_text()) != config.to_dict():
         raise CheckpointError(f"{out} holds a run adapted with other alignment settings ({record}); "
@@ -283,20 +283,11 @@ def _claim_run_dir(out: Path, config: AlignmentConfig) -> None:
 
 
 def _load(init: str | os.PathLike | LoadedModel) -> LoadedModel:
-    from asrlab.recipes import resolve_model
-
-    loaded = init if isinstance(init, LoadedModel) else resolve_model(init)
-    if not isinstance(loaded, LoadedModel):
-        raise ValueError(f"{init} decodes with its own decoder; adapt its CTC variant (e.g. whisper-tiny.en-ctc)")
-    return loaded
+    return resolve_ctc_model(init, "adapt its CTC variant (e.g. whisper-tiny.en-ctc)")
 
 
 def _dataset(utterances: Sequence[Utterance], loaded: LoadedModel, labelled: bool, on_bad: str) -> SpeechDataset:
-    from asrlab.recipes import feature_cache
-
-    return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
-                         subsampling=loaded.model.subsampling, labelled=labelled,
-                         on_bad=on_bad)  # type: ignore[arg-type]
+    return model_dataset(utterances, loaded, labelled=labelled, on_bad=on_bad)  # type: ignore[arg-type]
 
 
 def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
@@ -309,7 +300,7 @@ def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Se
     vocabulary, is fine). The result goes to ``out_dir/model.pt``.
 
     Args:
-        init_model_path: what :func:`asrlab.recipes.resolve_model` accepts (or a loaded model).
+        init_model_path: what :func:`asrlab.models.resolve.resolve_model` accepts (or a loaded model).
         source_manifests: labelled source data.
         target_manifests: target data; only the audio is used.
         config: the alignment settings.
@@ -319,8 +310,6 @@ def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Se
         data: batching.
         progress: show a progress bar.
     """
-    from asrlab.recipes import read_manifests
-
     loaded = _load(init_model_path)
     source = _dataset(read_manifests(source_manifests), loaded, True, data.on_bad)
     target = _dataset(read_manifests(target_manifests), loaded, False, data.on_bad)
@@ -415,9 +404,6 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
         data: batching.
         progress: show progress bars.
     """
-    from asrlab.recipes import read_manifests
-    from asrlab.report import finite_json, save_json
-
     if rule not in RULES:
         raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)}")
     if method not in METHODS:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asrlab.audio import audio_duration
+from asrlab.corpus import textgen
 from asrlab.errors import MissingDependencyError, TranscriptError
 from asrlab.text import CharVocabulary, normalize_text
 
@@ -68,10 +69,6 @@ _NUMBER = re.compile(r"\d+")
 #: Keypad and other symbols as the speaker reads them on a telephone prompt.
 _SYMBOL_WORDS = {"*": "star", "#": "pound", "&": "and", "%": "percent", "@": "at", "+": "plus",
                  "=": "equals"}
-_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen")
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,8 @@ class LeftOutPrompt:
 
 
 def spell_number(number: int) -> str:
-    """Spell an integer from 0 to 99 as English words.
+    """Spell an integer from 0 to 99 as English words (:func:`asrlab.corpus.textgen.spell_number`,
+    limited to the numbers a prompt reads one way only).
 
     >>> spell_number(42)
     'forty two'
@@ -118,10 +116,7 @@ def spell_number(number: int) -> str:
     """
     if not 0 <= number <= 99:
         raise ValueError(f"spell_number handles 0-99 only, got {number}")
-    if number < 20:
-        return _ONES[number]
-    tens, ones = divmod(number, 10)
-    return _TENS[tens] if ones == 0 else f"{_TENS[tens]} {_ONES[ones]}"
+    return textgen.spell_number(number)
 
 
 def strip_annotations(text: str) -> str:

@@ -28,8 +28,8 @@ from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
 from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_available
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
-from asrlab.manifest import Utterance, read_manifest, total_minutes, write_manifest
-from asrlab.files import atomic_write
+from asrlab.manifest import Utterance, manifest_path, read_manifest, total_minutes, write_manifest
+from asrlab.files import atomic_write, save_json
 
 log = logging.getLogger(__name__)
 RECIPE_VERSION = 1
@@ -86,7 +86,7 @@ class CorpusSummary:
         return self.rendered / max(self.seconds, 1e-9)
 
     def manifest(self, domain: str, split: str) -> Path:
-        return Path(self.out_dir) / domain / f"{split}.jsonl"
+        return manifest_path(self.out_dir, domain, split)
 
     def table(self) -> str:
         """Minutes per domain and split as a Markdown table."""
@@ -319,8 +319,7 @@ class CorpusBuilder:
         data = summary.to_dict()
         data["splits"] = sorted(merged.values(), key=lambda s: (list(DOMAINS).index(s["domain"])
                                                                  if s["domain"] in DOMAINS else 99, s["split"]))
-        with atomic_write(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1))
+        save_json(path, data)
 
     def worker_pool(self, shifts: dict[str, Any]):
         """A pool of spawned workers that render jobs with ``shifts`` (domain name -> transform)."""
@@ -339,10 +338,9 @@ class CorpusBuilder:
 
     def _pending_splits(self, spec: DomainSpec, summary: CorpusSummary) -> list[tuple[str, Path, dict]]:
         """Splits that need building; the current ones go straight into the summary."""
-        domain_dir = self.out_dir / spec.name
         pending = []
         for split in BUILD_ORDER:
-            manifest = domain_dir / f"{split}.jsonl"
+            manifest = manifest_path(self.out_dir, spec.name, split)
             recipe = _recipe(spec, split, self.size, self.seed, self.engines)
             if _split_is_current(manifest, recipe):
                 utts = read_manifest(manifest)
@@ -359,13 +357,13 @@ class CorpusBuilder:
         held_out: set[str] = set()  # texts of the splits built before this one are never reused
         for split in BUILD_ORDER:
             if split not in recipes:
-                held_out |= {u.text for u in read_manifest(domain_dir / f"{split}.jsonl")}
+                held_out |= {u.text for u in read_manifest(manifest_path(self.out_dir, spec.name, split))}
                 continue
             manifest, recipe = recipes[split]
             began = time.perf_counter()
             utts = self._render_split(pool, spec, split, held_out, domain_dir / "audio")
             write_manifest(manifest, utts)
-            manifest.with_suffix(".recipe.json").write_text(json.dumps(recipe, indent=1))
+            save_json(manifest.with_suffix(".recipe.json"), recipe)
             _remove_stale_audio(domain_dir / "audio" / split, {u.audio for u in utts})
             held_out |= {u.text for u in utts}
             summary.rendered += len(utts)
@@ -406,7 +404,7 @@ class CorpusBuilder:
 
         domain_dir = self.out_dir / spec.name
         recipes = {split: _recipe(spec, split, self.size, self.seed, self.engines) for split in BUILD_ORDER}
-        manifests = {split: domain_dir / f"{split}.jsonl" for split in BUILD_ORDER}
+        manifests = {split: manifest_path(self.out_dir, spec.name, split) for split in BUILD_ORDER}
         if all(_split_is_current(manifests[s], recipes[s]) for s in BUILD_ORDER):
             for split in BUILD_ORDER:
                 utts = read_manifest(manifests[split])
@@ -441,7 +439,7 @@ class CorpusBuilder:
                                       extra={"engine": "recorded", "source_file": str(prompt.wav),
                                              "style": spec.text_style, "shift": "none"}))
             write_manifest(manifests[split], utts)
-            manifests[split].with_suffix(".recipe.json").write_text(json.dumps(recipes[split], indent=1))
+            save_json(manifests[split].with_suffix(".recipe.json"), recipes[split])
             summary.rendered += len(utts)
             summary.splits.append(SplitSummary(spec.name, split, len(utts), total_minutes(utts), 1,
                                                time.perf_counter() - began, False))

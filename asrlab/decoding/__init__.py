@@ -5,13 +5,13 @@ shallow fusion) and torchaudio's flashlight ``ctc_decoder``; :func:`make_decoder
 """
 from __future__ import annotations
 
-from asrlab.decoding.base import Decoder, GreedyDecoder
+from asrlab.decoding.base import Decoder, GreedyDecoder, decode_all
 from asrlab.decoding.factory import load_lexicon, make_decoder
 from asrlab.decoding.flashlight import FlashlightDecoder, flashlight_available
 from asrlab.decoding.fusion import LMFusion
 from asrlab.decoding.prefix_beam import PrefixBeamDecoder, prefix_beam_search
 
 __all__ = [
-    "Decoder", "FlashlightDecoder", "GreedyDecoder", "LMFusion", "PrefixBeamDecoder", "flashlight_available",
-    "load_lexicon", "make_decoder", "prefix_beam_search",
+    "Decoder", "FlashlightDecoder", "GreedyDecoder", "LMFusion", "PrefixBeamDecoder", "decode_all",
+    "flashlight_available", "load_lexicon", "make_decoder", "prefix_beam_search",
 ]

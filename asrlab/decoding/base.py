@@ -1,7 +1,7 @@
 """What every CTC decoder offers, the greedy one, and the input checks they share."""
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
@@ -61,6 +61,26 @@ def check_inputs(log_probs: torch.Tensor, lengths: torch.Tensor,
     if batch and (int(lengths.min()) < 0 or int(lengths.max()) > frames):
         raise ValueError(f"lengths must lie in [0, {frames}], got {lengths.tolist()}")
     return log_probs.detach().float().cpu().log_softmax(-1).contiguous(), lengths
+
+
+def decode_all(decoder: Decoder, log_probs: Sequence[torch.Tensor], batch_size: int = 32) -> list[str]:
+    """Decode per-utterance log-probabilities in padded batches.
+
+    Args:
+        decoder: any :class:`Decoder`.
+        log_probs: one ``(T_i, V)`` tensor per utterance (e.g. from
+            :func:`asrlab.evaluate.utterance_log_probs`).
+        batch_size: utterances padded into one ``(B, max T_i, V)`` batch.
+
+    Returns:
+        One transcript per utterance, in order.
+    """
+    texts: list[str] = []
+    for start in range(0, len(log_probs), batch_size):
+        chunk = log_probs[start:start + batch_size]
+        lengths = torch.tensor([x.shape[0] for x in chunk])
+        texts += decoder.decode(torch.nn.utils.rnn.pad_sequence(list(chunk), batch_first=True), lengths)
+    return texts
 
 
 def normalize_text_spacing(text: str) -> str:

@@ -25,10 +25,11 @@ from typing import Mapping, Sequence
 
 import torch
 
-from asrlab.decoding.base import Decoder
+from asrlab.decoding.base import Decoder, decode_all
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
 from asrlab.lm.arpa import read_vocabulary
-from asrlab.lm.tune import decode_all, utterance_log_probs
+from asrlab.manifest import manifest_path
+from asrlab.evaluate import utterance_log_probs
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
@@ -97,7 +98,7 @@ def domain_texts(corpus: str | os.PathLike, domain: str, splits: Sequence[str] =
     bad = [s for s in splits if s not in LM_SPLITS]
     if bad:
         raise ValueError(f"LM text comes from {LM_SPLITS} only, not {bad}: dev/test transcripts would leak")
-    return read_texts([Path(corpus) / domain / f"{s}.jsonl" for s in splits])
+    return read_texts([manifest_path(corpus, domain, s) for s in splits])
 
 
 @dataclass
@@ -330,10 +331,7 @@ def relative_reduction(before: float, after: float) -> float:
 def load_split(corpus: str | os.PathLike, domain: str, split: str, loaded, limit: int | None = None):
     """The labelled :class:`~asrlab.datasets.SpeechDataset` of ``<corpus>/<domain>/<split>.jsonl``
     for a :class:`~asrlab.models.LoadedModel`, optionally only its first ``limit`` utterances."""
-    from asrlab.datasets import SpeechDataset
+    from asrlab.datasets import model_dataset
     from asrlab.manifest import read_manifest
-    from asrlab.recipes import feature_cache
 
-    utterances = read_manifest(Path(corpus) / domain / f"{split}.jsonl")[:limit]
-    return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
-                         subsampling=loaded.model.subsampling)
+    return model_dataset(read_manifest(manifest_path(corpus, domain, split))[:limit], loaded)

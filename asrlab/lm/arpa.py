@@ -12,7 +12,6 @@ flashlight-text and torchaudio's ``ctc_decoder``) as in :meth:`NgramLM.log10_pro
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,8 +230,3 @@ def read_vocabulary(path: str | os.PathLike) -> tuple[str, list[str]]:
 def _guess_level(unigrams: dict[Ngram, float]) -> str:
     words = [g[0] for g in unigrams if g[0] not in SPECIAL]
     return "char" if BOUNDARY in words and all(len(w) == 1 for w in words) else "word"
-
-
-def log10_to_ln(value: float) -> float:
-    """Convert a log10 probability to a natural log."""
-    return value * math.log(10.0)

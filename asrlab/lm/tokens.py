@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal
 
 from asrlab.text import normalize_text
 
@@ -36,13 +36,6 @@ def sentence_tokens(text: str, level: Level = "word") -> list[str]:
     if level == "char":
         return list(BOUNDARY.join(words))
     raise ValueError(f"level must be 'word' or 'char', got {level!r}")
-
-
-def tokens_to_text(tokens: Sequence[str], level: Level = "word") -> str:
-    """The inverse of :func:`sentence_tokens`."""
-    if level == "word":
-        return " ".join(tokens)
-    return "".join(tokens).replace(BOUNDARY, " ")
 
 
 def read_texts(paths: Iterable[str | os.PathLike], *, allow_test: bool = False) -> list[str]:

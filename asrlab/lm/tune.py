@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
 
-from asrlab.config import DataConfig
-from asrlab.datasets import SpeechDataset, make_loader
+from asrlab.datasets import model_dataset
+# utterance_log_probs lives in asrlab.evaluate; its name stays importable from here, where the
+# course's notebooks import it.
+from asrlab.evaluate import utterance_log_probs
 from asrlab.metrics import error_rates
-from asrlab.models.base import CTCModel
 
 if TYPE_CHECKING:
     from asrlab.decoding.base import Decoder
@@ -24,36 +25,6 @@ if TYPE_CHECKING:
 #: Default grid: LM weights (natural-log scale) and word scores.
 LM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 WORD_SCORES = (-1.0, 0.0, 1.0, 2.0)
-
-
-@torch.no_grad()
-def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
-                        data: DataConfig | None = None) -> list[torch.Tensor]:
-    """The model's ``(T_i, V)`` CTC log-probabilities of every utterance, in dataset order (CPU)."""
-    loader = make_loader(dataset, data or DataConfig(num_workers=0), shuffle=False)
-    order = [i for batch in loader.batch_sampler for i in batch]
-    was_training = model.training
-    model.eval()
-    out: list[torch.Tensor | None] = [None] * len(dataset)
-    position = 0
-    for batch in loader:
-        batch = batch.to(torch.device(device))
-        log_probs, lengths = model(batch.feats, batch.feat_lens)
-        for row, length in zip(log_probs.float().cpu(), lengths.cpu().tolist()):
-            out[order[position]] = row[: int(length)].clone()
-            position += 1
-    model.train(was_training)
-    return out  # type: ignore[return-value]
-
-
-def decode_all(decoder, log_probs: Sequence[torch.Tensor], batch_size: int = 32) -> list[str]:
-    """Decode per-utterance ``(T_i, V)`` log-probabilities in padded batches."""
-    texts: list[str] = []
-    for start in range(0, len(log_probs), batch_size):
-        chunk = log_probs[start:start + batch_size]
-        lengths = torch.tensor([x.shape[0] for x in chunk])
-        texts += decoder.decode(torch.nn.utils.rnn.pad_sequence(list(chunk), batch_first=True), lengths)
-    return texts
 
 
 def grid_decoders(points: Sequence[tuple[float, float]], lm_path: str | os.PathLike, *, beam_size: int = 16,
@@ -114,7 +85,7 @@ def grid_search(log_probs: Sequence[torch.Tensor], references: Sequence[str], lm
         ``{"best": {...}, "greedy": {...}, "grid": [{"lm_weight", "word_score", "wer", "cer"}, ...],
         "decoder": class name, "seconds": ...}``.
     """
-    from asrlab.decoding import make_decoder
+    from asrlab.decoding import decode_all, make_decoder
     from asrlab.text import CharVocabulary
 
     vocab = vocab or CharVocabulary()
@@ -149,13 +120,10 @@ def tune_decoder(model, dev_manifests: Sequence[str | os.PathLike], lm_path: str
         :func:`grid_search`'s result plus ``lm``, ``dev``, ``utterances``, ``beam_size``, ``backend``.
     """
     from asrlab.manifest import read_manifest
-    from asrlab.models import LoadedModel
-    from asrlab.recipes import feature_cache, resolve_model
+    from asrlab.models.resolve import resolve_ctc_model
     from asrlab.utils import pick_device
 
-    loaded = model if isinstance(model, LoadedModel) else resolve_model(model)
-    if not isinstance(loaded, LoadedModel):
-        raise ValueError("only CTC models can be tuned with an external LM (Whisper decodes with its own decoder)")
+    loaded = resolve_ctc_model(model, "tune an external LM for its CTC variant (e.g. whisper-tiny.en-ctc)")
     utterances = [u for m in dev_manifests for u in read_manifest(m)[:limit]]
     tests = [u.extra.get("_where", u.audio) for u in utterances if u.split == "test"]
     if tests:
@@ -163,8 +131,7 @@ def tune_decoder(model, dev_manifests: Sequence[str | os.PathLike], lm_path: str
                          "the test set")
     if not utterances:
         raise ValueError("no dev utterances to tune on")
-    dataset = SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
-                            subsampling=loaded.model.subsampling)
+    dataset = model_dataset(utterances, loaded)
     target = pick_device(device)
     loaded.model.to(target)
     log_probs = utterance_log_probs(loaded.model, dataset, target)

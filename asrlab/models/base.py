@@ -1,10 +1,13 @@
-"""The shared shape of every CTC model in asrlab: an encoder with per-layer outputs and a head."""
+"""The shared shape of every CTC model in asrlab: an encoder with per-layer outputs and a head;
+and :func:`load_state`, which puts saved weights into a model or says what does not fit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from asrlab.errors import CheckpointError
 
 
 @dataclass
@@ -81,3 +84,19 @@ class CTCModel(nn.Module):
         if return_encoder:
             return log_probs, out.lengths, out
         return log_probs, out.lengths
+
+
+def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """``model.load_state_dict(state)`` with a message naming the file and what differs."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        ours = model.state_dict()
+        missing = sorted(set(ours) - set(state))[:5]
+        unexpected = sorted(set(state) - set(ours))[:5]
+        shapes = [k for k in ours if k in state and ours[k].shape != state[k].shape][:5]
+        raise CheckpointError(
+            f"{source} does not fit this model: missing {missing}, unexpected {unexpected}, "
+            f"shape mismatches {shapes}. It was saved from a different model config: build the "
+            "model from the checkpoint's own config (asrlab.models.load_model) instead."
+        ) from exc

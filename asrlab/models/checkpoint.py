@@ -14,7 +14,9 @@ import torch
 
 from asrlab.config import FeatureConfig, ModelConfig, from_dict
 from asrlab.errors import CheckpointError
-from asrlab.models.base import CTCModel
+# load_state lives in models.base (models.ssl uses it too); its name stays importable from here.
+from asrlab.models.base import CTCModel, load_state
+from asrlab.models.factory import build_model
 from asrlab.text import CharVocabulary
 from asrlab.files import atomic_write
 
@@ -78,8 +80,6 @@ def load_model(path: str | os.PathLike, config: ModelConfig | None = None) -> Lo
         config: if given, the model config the caller expects; a checkpoint saved from another
             config raises :class:`CheckpointError` instead of loading the wrong shapes.
     """
-    from asrlab.models import build_model
-
     payload = read_checkpoint(path)
     model_config = from_dict(ModelConfig, payload["model_config"])
     if config is not None and config != model_config:
@@ -91,19 +91,3 @@ def load_model(path: str | os.PathLike, config: ModelConfig | None = None) -> Lo
     load_state(model, payload["state_dict"], source=str(path))
     return LoadedModel(model, from_dict(FeatureConfig, payload["feature_config"]),
                        CharVocabulary(tuple(payload["vocab"])), dict(payload.get("meta", {})))
-
-
-def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """``model.load_state_dict(state)`` with a message naming the file and what differs."""
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        ours = model.state_dict()
-        missing = sorted(set(ours) - set(state))[:5]
-        unexpected = sorted(set(state) - set(ours))[:5]
-        shapes = [k for k in ours if k in state and ours[k].shape != state[k].shape][:5]
-        raise CheckpointError(
-            f"{source} does not fit this model: missing {missing}, unexpected {unexpected}, "
-            f"shape mismatches {shapes}. It was saved from a different model config: build the "
-            "model from the checkpoint's own config (asrlab.models.load_model) instead."
-        ) from exc

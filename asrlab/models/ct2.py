@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from asrlab.errors import CheckpointError
-from asrlab.files import atomic_write
+from asrlab.files import atomic_write, save_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from whisper.model import ModelDimensions, Whisper
@@ -446,6 +446,6 @@ def write_ct2_model(model: "Whisper", model_dir: str | os.PathLike, dtype: torch
     config = {"alignment_heads": heads, "lang_ids": list(tokenizer.all_language_tokens),
               "suppress_ids": list(tokenizer.non_speech_tokens),
               "suppress_ids_begin": [tokenizer.encode(" ")[0], tokenizer.eot]}
-    (model_dir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (model_dir / "vocabulary.json").write_text(json.dumps(_vocabulary(model)), encoding="utf-8")
+    save_json(model_dir / "config.json", config, indent=2)
+    save_json(model_dir / "vocabulary.json", _vocabulary(model), indent=None)
     return model_dir

