@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import TRAIN_PRESETS, DataConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.evaluate import EvalResult, evaluate
 from asrlab.features import FeatureCache, compute_features
@@ -22,13 +22,9 @@ from asrlab.text import CharVocabulary
 from asrlab.train import History, fit
 from asrlab.utils import data_dir, pick_device
 
-#: Model, training and batching settings for the two sizes of every run.
-PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
-    "smoke": (ModelConfig().smoke(), TrainConfig(epochs=20, lr=3e-3, warmup_steps=10),
-              DataConfig(max_seconds=120.0, num_workers=0)),
-    "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
-             DataConfig(max_seconds=240.0, num_workers=1)),
-}
+#: Model, training and batching settings for the two sizes of every run (kept with the other
+#: settings, :data:`asrlab.config.TRAIN_PRESETS`).
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = TRAIN_PRESETS
 
 
 def feature_cache(features: FeatureConfig = FeatureConfig()) -> FeatureCache | None:
