@@ -83,11 +83,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from asrlab.config import RegimeConfig
     from asrlab.finetune import finetune_manifests
 
-    result = finetune_manifests(args.init, args.train, args.regime, args.out, dev=args.dev, epochs=args.epochs,
-                                lr=args.lr, seed=args.seed, k=args.k, layer_decay=args.layer_decay,
-                                l2sp_alpha=args.l2sp_alpha, progress=not args.quiet)
+    regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay, l2sp_alpha=args.l2sp_alpha)
+    result = finetune_manifests(args.init, args.train, regime, args.out, dev=args.dev, epochs=args.epochs,
+                                lr=args.lr, seed=args.seed, progress=not args.quiet)
     best = result.history.best_dev_wer
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"

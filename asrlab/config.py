@@ -1,11 +1,11 @@
-"""Settings as dataclasses: features, model, data loading, training, domain alignment and probes,
-with the presets of every run in one place.
+"""Settings as dataclasses: features, model, data loading, training, fine-tuning regimes, domain
+alignment and probes, with the presets of every run in one place.
 
 Every dataclass converts to and from a plain dict (``asdict`` / ``from_dict``) so it can be
 stored in checkpoints that load with ``torch.load(..., weights_only=True)``. The allowed values
-of settings (:data:`ALIGNMENT_METHODS`, :data:`POOLINGS`, :data:`SELECTION_RULES`...) live here
-too, so that the command line offers the choices the library accepts without importing torch:
-importing this module imports neither torch nor any other asrlab module.
+of settings (:data:`REGIMES`, :data:`ALIGNMENT_METHODS`, :data:`POOLINGS`, :data:`SELECTION_RULES`...)
+live here too, so that the command line offers the choices the library accepts without importing
+torch: importing this module imports neither torch nor any other asrlab module.
 """
 from __future__ import annotations
 
@@ -172,6 +172,61 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- fine-tuning regimes
+Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
+#: The fine-tuning regimes of :mod:`asrlab.finetune`, in the order the course compares them.
+REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp")
+
+
+@dataclass(frozen=True)
+class RegimeConfig:
+    """One fine-tuning regime and its settings (see :mod:`asrlab.finetune`).
+
+    Each regime reads only its own setting (``top_k`` for ``"top-k"``, ``layer_decay`` for
+    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``) and ignores the others, so one object can
+    carry the settings of a whole comparison.
+
+    Attributes:
+        name: one of :data:`REGIMES`.
+        top_k: encoder blocks that train in ``"top-k"`` (0: the head only); at most the model's
+            number of blocks, which :func:`asrlab.train.train_top_k` checks.
+        layer_decay: ``"layerwise"``: the learning rate shrinks by this factor per block below
+            the head (values above 1 would make lower blocks learn faster).
+        l2sp_alpha: ``"l2sp"``: strength of the pull of the encoder towards its pretrained weights.
+
+    Raises:
+        ValueError: an unknown regime, or a setting out of its range.
+    """
+
+    name: Regime = "full"
+    top_k: int = 2
+    layer_decay: float = 0.5
+    l2sp_alpha: float = 1e-2
+
+    def __post_init__(self) -> None:
+        if self.name not in REGIMES:
+            raise ValueError(f"unknown regime {self.name!r}; choose one of {', '.join(REGIMES)}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+            raise ValueError(f"top_k (blocks that train in top-k) must be an integer >= 0, got {self.top_k!r}")
+        if not math.isfinite(self.layer_decay) or self.layer_decay < 0:
+            raise ValueError(f"layer_decay must be a finite number >= 0, got {self.layer_decay}")
+        if not math.isfinite(self.l2sp_alpha) or self.l2sp_alpha < 0:
+            raise ValueError(f"l2sp_alpha must be a finite number >= 0, got {self.l2sp_alpha}")
+
+
+def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
+                  l2sp_alpha: float | None = None) -> RegimeConfig:
+    """``regime`` as a :class:`RegimeConfig`; the settings given here (not None) replace its own.
+
+    A name gets the default settings. This is how functions that also take the settings as
+    keywords (``finetune(..., k=1)``, ``compare_regimes(..., l2sp_alpha=1.0)``) build their config.
+    """
+    config = regime if isinstance(regime, RegimeConfig) else RegimeConfig(regime)  # type: ignore[arg-type]
+    given = {k: v for k, v in {"top_k": top_k, "layer_decay": layer_decay, "l2sp_alpha": l2sp_alpha}.items()
+             if v is not None}
+    return replace(config, **given) if given else config
 
 
 # --------------------------------------------------------------------------- domain alignment
