@@ -32,7 +32,7 @@ from asrlab.config import (REGIMES, DataConfig, ModelConfig, Regime, RegimeConfi
 from asrlab.models import build_model, count_parameters
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
-from asrlab.train import History, fit, layerwise_param_groups, train_top_k, unfreeze
+from asrlab.train import ExtraLoss, History, ParameterPenalty, fit, layerwise_param_groups, train_top_k, unfreeze
 
 
 def l2sp_penalty(model: CTCModel, alpha: float, beta: float = 0.0) -> Callable[[CTCModel], torch.Tensor]:
@@ -42,7 +42,8 @@ def l2sp_penalty(model: CTCModel, alpha: float, beta: float = 0.0) -> Callable[[
     where it started; the head, which is new to the task, gets a plain L2 penalty.
 
     Returns:
-        A function of the model giving the scalar penalty (for ``fit(regularizer=...)``).
+        A function of the model giving the scalar penalty; ``fit`` adds it to the loss when it is
+        wrapped as ``fit(extra_loss=ParameterPenalty(penalty, model))``.
     """
     anchor = {name: p.detach().clone() for name, p in model.encoder.named_parameters()}
 
@@ -78,8 +79,7 @@ class FinetuneResult:
 
 def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, seed: int = 0,
             k: int | None = None, layer_decay: float | None = None,
-            l2sp_alpha: float | None = None) -> tuple[CTCModel, list[dict[str, Any]] | None,
-                                                      Callable[[CTCModel], torch.Tensor] | None]:
+            l2sp_alpha: float | None = None) -> tuple[CTCModel, list[dict[str, Any]] | None, ExtraLoss | None]:
     """A copy of ``init`` set up for ``regime``.
 
     Args:
@@ -90,7 +90,7 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
         k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
 
     Returns:
-        ``(model, param_groups, regularizer)`` for :func:`~asrlab.train.fit`: parameter groups for
+        ``(model, param_groups, extra_loss)`` for :func:`~asrlab.train.fit`: parameter groups for
         ``"layerwise"`` and the L2-SP penalty for ``"l2sp"``, None otherwise.
     """
     settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
@@ -109,7 +109,7 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
     elif settings.name == "layerwise":
         return model, layerwise_param_groups(model, lr, settings.layer_decay), None
     elif settings.name == "l2sp":
-        return model, None, l2sp_penalty(model, settings.l2sp_alpha)
+        return model, None, ParameterPenalty(l2sp_penalty(model, settings.l2sp_alpha), model)
     return model, None, None
 
 
@@ -127,10 +127,10 @@ def finetune(init: LoadedModel, train: Any, regime: Regime | RegimeConfig, confi
         k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
     """
     settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
-    model, groups, regularizer = prepare(init.model, settings, lr=config.lr, seed=config.seed)
+    model, groups, extra_loss = prepare(init.model, settings, lr=config.lr, seed=config.seed)
     started = time.perf_counter()
     history = fit(model, train, config, data=data, dev=dev, out_dir=out_dir, param_groups=groups,
-                  regularizer=regularizer, progress=progress,
+                  extra_loss=extra_loss, progress=progress,
                   meta={"regime": settings.name, "init": init.meta.get("name")})
     return FinetuneResult(settings.name, model, history, count_parameters(model, trainable_only=True),
                           count_parameters(model), time.perf_counter() - started,

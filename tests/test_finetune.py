@@ -15,6 +15,7 @@ from asrlab.manifest import read_manifest
 from asrlab.models import build_model, save_model
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.text import CharVocabulary
+from asrlab.train import ParameterPenalty
 
 CONFIG = TrainConfig(epochs=2, lr=5e-3, warmup_steps=0, specaugment=None, seed=0)
 DATA = DataConfig(num_workers=0, max_batch_size=4)
@@ -103,7 +104,7 @@ def test_a_regime_config_carries_the_settings_the_keywords_gave(setup) -> None:
     _, groups, _ = prepare(init.model, RegimeConfig("layerwise", layer_decay=0.25), lr=1.0)
     assert [g["lr"] for g in groups][:3] == [1.0, 0.25, 0.0625]
     model, groups, penalty = prepare(init.model, RegimeConfig("l2sp", l2sp_alpha=3.0))
-    assert groups is None and float(penalty(model).detach()) == 0.0
+    assert groups is None and isinstance(penalty, ParameterPenalty) and penalty.model is model
 
 
 def test_unknown_regime_is_rejected(setup) -> None:
