@@ -3,7 +3,7 @@ alignment and probes, with the presets of every run in one place.
 
 Every dataclass converts to and from a plain dict (``asdict`` / ``from_dict``) so it can be
 stored in checkpoints that load with ``torch.load(..., weights_only=True)``. The allowed values
-of settings (:data:`REGIMES`, :data:`ALIGNMENT_METHODS`, :data:`POOLINGS`, :data:`SELECTION_RULES`...)
+of settings (:data:`CORPUS_SIZES`, :data:`REGIMES`, :data:`ALIGNMENT_METHODS`, :data:`POOLINGS`...)
 live here too, so that the command line offers the choices the library accepts without importing
 torch: importing this module imports neither torch nor any other asrlab module.
 """
@@ -172,6 +172,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- corpus and course sizes
+#: Corpus sizes, smallest first: smoke for CI, lab for a learner (built in minutes), full for the
+#: README (:data:`asrlab.corpus.domains.SIZE_NAMES`); a notebook runs at one of them.
+CORPUS_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
 
 
 # --------------------------------------------------------------------------- fine-tuning regimes
