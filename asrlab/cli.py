@@ -7,9 +7,18 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, get_args
 
+from asrlab.config import (ALIGNMENT_METHODS, CORPUS_SIZES, POOLINGS, REGIMES, SELECTION_RULES, TRAIN_PRESETS,
+                           AlignmentConfig, RegimeConfig)
 from asrlab.errors import AsrlabError
+
+# Each command's options are registered by a ``register_<command>(commands)`` function next to
+# its handler ``_<command>(args)``; the choices come from asrlab.config, whose constants are the
+# library's own (asrlab.finetune.REGIMES, asrlab.corpus.domains.SIZE_NAMES, asrlab.adapt's
+# methods, poolings and selection rules...) and which imports no torch, so ``asrlab --help``
+# stays fast.
+Commands = argparse._SubParsersAction  # what add_subparsers() returns: a command's subcommands
 
 
 # --------------------------------------------------------------------------- corpus
@@ -32,6 +41,18 @@ def _corpus_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_corpus_build(corpus: Commands) -> None:
+    build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
+    build.add_argument("--out", required=True, type=Path)
+    build.add_argument("--size", choices=CORPUS_SIZES, default="smoke")
+    build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--workers", type=int, default=None)
+    build.add_argument("--quiet", action="store_true")
+    build.add_argument("--save", type=Path, help="write the build summary as JSON here")
+    build.set_defaults(func=_corpus_build)
+
+
 def _corpus_stats(args: argparse.Namespace) -> int:
     from asrlab.corpus.build import CorpusSummary, SplitSummary, load_summary
 
@@ -45,6 +66,13 @@ def _corpus_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_corpus_stats(corpus: Commands) -> None:
+    stats = corpus.add_parser("stats", help="minutes per domain and split")
+    stats.add_argument("dir", type=Path)
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=_corpus_stats)
+
+
 def _corpus_prepare(args: argparse.Namespace) -> int:
     from asrlab.corpus import loaders
 
@@ -56,6 +84,25 @@ def _corpus_prepare(args: argparse.Namespace) -> int:
     else:
         print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers))
     return 0
+
+
+def register_corpus_prepare(corpus: Commands) -> None:
+    prepare = corpus.add_parser("prepare", help="convert a downloaded real corpus into manifests")
+    prepare.add_argument("corpus", choices=("librispeech", "librilight", "arctic"))
+    prepare.add_argument("--root", required=True, type=Path)
+    prepare.add_argument("--out", required=True, type=Path)
+    prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
+    prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
+    prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
+    prepare.set_defaults(func=_corpus_prepare)
+
+
+def register_corpus(commands: Commands) -> None:
+    corpus = commands.add_parser("corpus", help="build or inspect the offline speech corpus").add_subparsers(
+        dest="corpus_command", required=True)
+    register_corpus_build(corpus)
+    register_corpus_stats(corpus)
+    register_corpus_prepare(corpus)
 
 
 # --------------------------------------------------------------------------- train / eval
@@ -72,6 +119,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_train(commands: Commands) -> None:
+    train = commands.add_parser("train", help="train a CTC model")
+    train.add_argument("--corpus", type=Path, help="corpus dir: trains on source/train, dev on source/dev")
+    train.add_argument("--train", type=Path, nargs="+", help="training manifests (instead of --corpus)")
+    train.add_argument("--dev", type=Path, nargs="+", help="dev manifests")
+    train.add_argument("--out", required=True, type=Path)
+    train.add_argument("--arch", choices=("ds2", "conformer"), default="ds2")
+    train.add_argument("--preset", choices=tuple(TRAIN_PRESETS), default="full")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=_train)
+
+
 def _pretrain(args: argparse.Namespace) -> int:
     from asrlab.pretrain import pretrain
 
@@ -82,12 +144,32 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_pretrain(commands: Commands) -> None:
+    pretrain = commands.add_parser("pretrain", help="train asrlab's source model and export it with a model card")
+    pretrain.add_argument("--corpus", required=True, type=Path, help="a corpus built with --size full")
+    pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
+                          help="checkpoints; a killed run resumes from here")
+    pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
+    pretrain.add_argument("--epochs", type=int)
+    pretrain.add_argument("--lr", type=float)
+    pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
+    pretrain.add_argument("--no-specaugment", action="store_true", help="train without SpecAugment")
+    pretrain.add_argument("--freq-warp", type=float, default=0.0,
+                          help="vocal-tract-length perturbation: warp each utterance's mel axis by up to this "
+                               "fraction (e.g. 0.1), so unseen voices are less of a surprise")
+    pretrain.add_argument("--processes", type=int, default=1,
+                          help="data-parallel CPU processes of one thread each (2 is ~1.4x faster on 2 cores)")
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--quiet", action="store_true")
+    pretrain.set_defaults(func=_pretrain)
+
+
 def _finetune(args: argparse.Namespace) -> int:
     from asrlab.finetune import finetune_manifests
 
-    result = finetune_manifests(args.init, args.train, args.regime, args.out, dev=args.dev, epochs=args.epochs,
-                                lr=args.lr, seed=args.seed, k=args.k, layer_decay=args.layer_decay,
-                                l2sp_alpha=args.l2sp_alpha, progress=not args.quiet)
+    regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay, l2sp_alpha=args.l2sp_alpha)
+    result = finetune_manifests(args.init, args.train, regime, args.out, dev=args.dev, epochs=args.epochs,
+                                lr=args.lr, seed=args.seed, progress=not args.quiet)
     best = result.history.best_dev_wer
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
@@ -95,10 +177,30 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_finetune(commands: Commands) -> None:
+    regime = RegimeConfig()
+    finetune = commands.add_parser("finetune", help="fine-tune a pretrained model on a target domain")
+    finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
+    finetune.add_argument("--train", required=True, type=Path, nargs="+")
+    finetune.add_argument("--dev", type=Path, nargs="+")
+    finetune.add_argument("--regime", required=True, choices=REGIMES)
+    finetune.add_argument("--out", required=True, type=Path)
+    finetune.add_argument("--epochs", type=int, default=10)
+    finetune.add_argument("--lr", type=float, default=1e-3)
+    finetune.add_argument("--k", type=int, default=regime.top_k, help="blocks trained by top-k")
+    finetune.add_argument("--layer-decay", type=float, default=regime.layer_decay,
+                          help="learning-rate factor per block (layerwise)")
+    finetune.add_argument("--l2sp-alpha", type=float, default=regime.l2sp_alpha,
+                          help="pull towards the pretrained weights (l2sp)")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--quiet", action="store_true")
+    finetune.set_defaults(func=_finetune)
+
+
 def _adapt(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from asrlab.adapt.training import AlignmentConfig, adapt_search
+    from asrlab.adapt.training import adapt_search
     from asrlab.config import TrainConfig
 
     train_config = replace(TrainConfig(), epochs=args.epochs, lr=args.lr, seed=args.seed, warmup_steps=50)
@@ -112,6 +214,28 @@ def _adapt(args: argparse.Namespace) -> int:
     print(f"chosen by {args.select} (no target labels): {result.chosen.name}; model: {args.out / 'model.pt'}; "
           f"record: {args.out / 'adapt.json'}")
     return 0
+
+
+def register_adapt(commands: Commands) -> None:
+    adapt = commands.add_parser("adapt", help="unsupervised domain adaptation (MMD, CORAL, DANN) on unlabelled "
+                                "target audio")
+    adapt.add_argument("--method", required=True, choices=ALIGNMENT_METHODS)
+    adapt.add_argument("--init", required=True, help="model file, run folder or pretrained name")
+    adapt.add_argument("--source", required=True, type=Path, nargs="+", help="labelled source manifests")
+    adapt.add_argument("--target", required=True, type=Path, nargs="+", help="target manifests (text ignored)")
+    adapt.add_argument("--source-dev", type=Path, nargs="+", help="labelled source dev manifests "
+                       "(default: every 10th source utterance is held out)")
+    adapt.add_argument("--out", required=True, type=Path)
+    adapt.add_argument("--lambda", dest="weight", type=float, help="alignment weight (default: a small grid)")
+    adapt.add_argument("--layer", type=int, help="encoder layer to align, -1 the last (default: a small grid)")
+    adapt.add_argument("--pooling", choices=POOLINGS, default=AlignmentConfig().pooling)
+    adapt.add_argument("--select", choices=tuple(SELECTION_RULES), default="source-dev",
+                       help="label-free rule that picks among the grid's candidates")
+    adapt.add_argument("--epochs", type=int, default=5)
+    adapt.add_argument("--lr", type=float, default=1e-3)
+    adapt.add_argument("--seed", type=int, default=0)
+    adapt.add_argument("--quiet", action="store_true")
+    adapt.set_defaults(func=_adapt)
 
 
 def _manifests(args: argparse.Namespace) -> list[Path]:
@@ -148,12 +272,32 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_eval(commands: Commands) -> None:
+    evaluate = commands.add_parser("eval", help="WER/CER of a model on manifests")
+    evaluate.add_argument("--model", required=True, help="model file, run folder or model name")
+    evaluate.add_argument("--manifest", nargs="+", help="manifest files")
+    evaluate.add_argument("--corpus", type=Path, help="evaluate every domain's --split manifest")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
+    _add_decoder_flags(evaluate)
+    evaluate.set_defaults(func=_eval)
+
+
 def _transcribe(args: argparse.Namespace) -> int:
     from asrlab.recipes import transcribe_files
 
     for path, text in zip(args.audio, transcribe_files(args.model, args.audio, decoder=_decoder(args))):
         print(f"{path}\t{text}")
     return 0
+
+
+def register_transcribe(commands: Commands) -> None:
+    transcribe = commands.add_parser("transcribe", help="print the transcript of audio files")
+    transcribe.add_argument("--model", required=True)
+    transcribe.add_argument("audio", nargs="+", type=Path)
+    _add_decoder_flags(transcribe)
+    transcribe.set_defaults(func=_transcribe)
 
 
 def _decoder_settings(args: argparse.Namespace) -> dict:
@@ -193,11 +337,33 @@ def _lm_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_lm_build(lm: Commands) -> None:
+    from asrlab.lm.ngram import Smoothing
+    from asrlab.lm.tokens import Level
+
+    lm_build = lm.add_parser("build", help="estimate an ARPA n-gram model from text files or manifests")
+    lm_build.add_argument("--text", required=True, nargs="+",
+                          help="text files (a sentence per line) or .jsonl manifests (their text fields)")
+    lm_build.add_argument("--level", choices=get_args(Level), default="word")
+    lm_build.add_argument("--order", type=int, help="default: 3 for words, 6 for characters")
+    lm_build.add_argument("--smoothing", choices=get_args(Smoothing), default="kn",
+                          help="interpolated modified Kneser-Ney or Witten-Bell")
+    lm_build.add_argument("--out", required=True, type=Path)
+    lm_build.set_defaults(func=_lm_build)
+
+
 def _lm_score(args: argparse.Namespace) -> int:
     from asrlab.lm import read_arpa, read_texts
 
     print(json.dumps(read_arpa(args.lm).evaluate(read_texts(args.text, allow_test=True))))
     return 0
+
+
+def register_lm_score(lm: Commands) -> None:
+    lm_score = lm.add_parser("score", help="log10 probability and perplexity of text")
+    lm_score.add_argument("--lm", required=True)
+    lm_score.add_argument("--text", required=True, nargs="+")
+    lm_score.set_defaults(func=_lm_score)
 
 
 def _lm_interpolate(args: argparse.Namespace) -> int:
@@ -215,6 +381,15 @@ def _lm_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_lm_interpolate(lm: Commands) -> None:
+    lm_mix = lm.add_parser("interpolate", help="mix two models into one ARPA file")
+    lm_mix.add_argument("--lm", required=True, nargs=2, help="two ARPA files A B")
+    lm_mix.add_argument("--weight", type=float, help="weight of A (default: chosen on --dev)")
+    lm_mix.add_argument("--dev", nargs="+", help="dev text or manifests to choose the weight by perplexity")
+    lm_mix.add_argument("--out", required=True, type=Path)
+    lm_mix.set_defaults(func=_lm_interpolate)
+
+
 def _lm_tune(args: argparse.Namespace) -> int:
     from asrlab.lm.tune import tune_decoder
     from asrlab.files import save_json
@@ -229,6 +404,31 @@ def _lm_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_lm_tune(lm: Commands) -> None:
+    lm_tune = lm.add_parser("tune", help="grid-search LM weight and word score on a DEV set")
+    lm_tune.add_argument("--model", required=True)
+    lm_tune.add_argument("--dev", required=True, nargs="+", type=Path, help="dev manifests (test ones are refused)")
+    lm_tune.add_argument("--lm", required=True)
+    lm_tune.add_argument("--lm-weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
+    lm_tune.add_argument("--word-scores", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0])
+    lm_tune.add_argument("--beam-size", type=int, default=16)
+    lm_tune.add_argument("--lexicon")
+    lm_tune.add_argument("--backend", choices=("auto", "flashlight", "python"), default="auto")
+    lm_tune.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    lm_tune.add_argument("--out", required=True, type=Path, help="the grid and the best point, as JSON")
+    lm_tune.set_defaults(func=_lm_tune)
+
+
+def register_lm(commands: Commands) -> None:
+    lm = commands.add_parser("lm", help="n-gram language models for beam-search decoding").add_subparsers(
+        dest="lm_command", required=True)
+    register_lm_build(lm)
+    register_lm_score(lm)
+    register_lm_interpolate(lm)
+    register_lm_tune(lm)
+
+
+# --------------------------------------------------------------------------- benchmarks, report, pretrained models
 def _bench(args: argparse.Namespace) -> int:
     from asrlab.bench import run_bench
 
@@ -241,6 +441,14 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_bench(commands: Commands) -> None:
+    bench = commands.add_parser("bench", help="measure synthesis, training and inference speed here")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quick", action="store_true", help="a smaller, faster measurement")
+    bench.add_argument("--save", type=Path, help="also write the result as JSON here")
+    bench.set_defaults(func=_bench)
+
+
 def _report(args: argparse.Namespace) -> int:
     from asrlab.report import update_readme
 
@@ -249,11 +457,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_report(commands: Commands) -> None:
+    report = commands.add_parser("report", help="rewrite the README's generated tables from results/*.json")
+    report.add_argument("--readme", type=Path, default=Path("README.md"))
+    report.add_argument("--results", type=Path, default=Path("results"))
+    report.set_defaults(func=_report)
+
+
 def _pretrained_list(args: argparse.Namespace) -> int:
     from asrlab.models.zoo import format_list
 
     print(format_list())
     return 0
+
+
+def register_pretrained_list(pretrained: Commands) -> None:
+    plist = pretrained.add_parser("list", help="what exists, what is available offline here, size, licence")
+    plist.set_defaults(func=_pretrained_list)
 
 
 def _pretrained_table(args: argparse.Namespace) -> int:
@@ -271,6 +491,24 @@ def _pretrained_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_pretrained_table(pretrained: Commands) -> None:
+    ptable = pretrained.add_parser("table", help="every available model on every domain: the domain-gap table")
+    ptable.add_argument("--corpus", required=True, type=Path)
+    ptable.add_argument("--models", nargs="+", help="default: every available model with a trained head")
+    ptable.add_argument("--split", default="test")
+    ptable.add_argument("--limit", type=int, default=60, help="utterances per domain (0: all)")
+    ptable.add_argument("--save", type=Path, help="write the table as JSON here")
+    ptable.set_defaults(func=_pretrained_table)
+
+
+def register_pretrained(commands: Commands) -> None:
+    pretrained = commands.add_parser("pretrained", help="the pretrained models").add_subparsers(
+        dest="pretrained_command", required=True)
+    register_pretrained_list(pretrained)
+    register_pretrained_table(pretrained)
+
+
+# --------------------------------------------------------------------------- notebooks
 def _notebooks_run(args: argparse.Namespace) -> int:
     from asrlab.notebooks import record_runs, run_notebooks
     from asrlab.utils import course_size
@@ -308,174 +546,10 @@ def _notebooks_stress(args: argparse.Namespace, size: str) -> int:
     return 1 if failed else 0
 
 
-# --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asrlab", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    corpus = sub.add_parser("corpus", help="build or inspect the offline speech corpus").add_subparsers(
-        dest="corpus_command", required=True)
-    build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
-    build.add_argument("--out", required=True, type=Path)
-    build.add_argument("--size", choices=("smoke", "lab", "full"), default="smoke")
-    build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
-    build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--workers", type=int, default=None)
-    build.add_argument("--quiet", action="store_true")
-    build.add_argument("--save", type=Path, help="write the build summary as JSON here")
-    build.set_defaults(func=_corpus_build)
-    stats = corpus.add_parser("stats", help="minutes per domain and split")
-    stats.add_argument("dir", type=Path)
-    stats.add_argument("--json", action="store_true")
-    stats.set_defaults(func=_corpus_stats)
-    prepare = corpus.add_parser("prepare", help="convert a downloaded real corpus into manifests")
-    prepare.add_argument("corpus", choices=("librispeech", "librilight", "arctic"))
-    prepare.add_argument("--root", required=True, type=Path)
-    prepare.add_argument("--out", required=True, type=Path)
-    prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
-    prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
-    prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
-    prepare.set_defaults(func=_corpus_prepare)
-
-    train = sub.add_parser("train", help="train a CTC model")
-    train.add_argument("--corpus", type=Path, help="corpus dir: trains on source/train, dev on source/dev")
-    train.add_argument("--train", type=Path, nargs="+", help="training manifests (instead of --corpus)")
-    train.add_argument("--dev", type=Path, nargs="+", help="dev manifests")
-    train.add_argument("--out", required=True, type=Path)
-    train.add_argument("--arch", choices=("ds2", "conformer"), default="ds2")
-    train.add_argument("--preset", choices=("smoke", "full"), default="full")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quiet", action="store_true")
-    train.set_defaults(func=_train)
-
-    pretrain = sub.add_parser("pretrain", help="train asrlab's source model and export it with a model card")
-    pretrain.add_argument("--corpus", required=True, type=Path, help="a corpus built with --size full")
-    pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
-                          help="checkpoints; a killed run resumes from here")
-    pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
-    pretrain.add_argument("--epochs", type=int)
-    pretrain.add_argument("--lr", type=float)
-    pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
-    pretrain.add_argument("--no-specaugment", action="store_true", help="train without SpecAugment")
-    pretrain.add_argument("--freq-warp", type=float, default=0.0,
-                          help="vocal-tract-length perturbation: warp each utterance's mel axis by up to this "
-                               "fraction (e.g. 0.1), so unseen voices are less of a surprise")
-    pretrain.add_argument("--processes", type=int, default=1,
-                          help="data-parallel CPU processes of one thread each (2 is ~1.4x faster on 2 cores)")
-    pretrain.add_argument("--seed", type=int, default=0)
-    pretrain.add_argument("--quiet", action="store_true")
-    pretrain.set_defaults(func=_pretrain)
-
-    pretrained = sub.add_parser("pretrained", help="the pretrained models").add_subparsers(
-        dest="pretrained_command", required=True)
-    plist = pretrained.add_parser("list", help="what exists, what is available offline here, size, licence")
-    plist.set_defaults(func=_pretrained_list)
-    ptable = pretrained.add_parser("table", help="every available model on every domain: the domain-gap table")
-    ptable.add_argument("--corpus", required=True, type=Path)
-    ptable.add_argument("--models", nargs="+", help="default: every available model with a trained head")
-    ptable.add_argument("--split", default="test")
-    ptable.add_argument("--limit", type=int, default=60, help="utterances per domain (0: all)")
-    ptable.add_argument("--save", type=Path, help="write the table as JSON here")
-    ptable.set_defaults(func=_pretrained_table)
-
-    finetune = sub.add_parser("finetune", help="fine-tune a pretrained model on a target domain")
-    finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
-    finetune.add_argument("--train", required=True, type=Path, nargs="+")
-    finetune.add_argument("--dev", type=Path, nargs="+")
-    finetune.add_argument("--regime", required=True, choices=("scratch", "head", "top-k", "full", "layerwise", "l2sp"))
-    finetune.add_argument("--out", required=True, type=Path)
-    finetune.add_argument("--epochs", type=int, default=10)
-    finetune.add_argument("--lr", type=float, default=1e-3)
-    finetune.add_argument("--k", type=int, default=2, help="blocks trained by top-k")
-    finetune.add_argument("--layer-decay", type=float, default=0.5, help="learning-rate factor per block (layerwise)")
-    finetune.add_argument("--l2sp-alpha", type=float, default=1e-2, help="pull towards the pretrained weights (l2sp)")
-    finetune.add_argument("--seed", type=int, default=0)
-    finetune.add_argument("--quiet", action="store_true")
-    finetune.set_defaults(func=_finetune)
-
-    adapt = sub.add_parser("adapt", help="unsupervised domain adaptation (MMD, CORAL, DANN) on unlabelled target audio")
-    adapt.add_argument("--method", required=True, choices=("mmd", "coral", "dann"))
-    adapt.add_argument("--init", required=True, help="model file, run folder or pretrained name")
-    adapt.add_argument("--source", required=True, type=Path, nargs="+", help="labelled source manifests")
-    adapt.add_argument("--target", required=True, type=Path, nargs="+", help="target manifests (text ignored)")
-    adapt.add_argument("--source-dev", type=Path, nargs="+", help="labelled source dev manifests "
-                       "(default: every 10th source utterance is held out)")
-    adapt.add_argument("--out", required=True, type=Path)
-    adapt.add_argument("--lambda", dest="weight", type=float, help="alignment weight (default: a small grid)")
-    adapt.add_argument("--layer", type=int, help="encoder layer to align, -1 the last (default: a small grid)")
-    adapt.add_argument("--pooling", choices=("frames", "utterance"), default="frames")
-    adapt.add_argument("--select", choices=("source-dev", "entropy", "iw"), default="source-dev",
-                       help="label-free rule that picks among the grid's candidates")
-    adapt.add_argument("--epochs", type=int, default=5)
-    adapt.add_argument("--lr", type=float, default=1e-3)
-    adapt.add_argument("--seed", type=int, default=0)
-    adapt.add_argument("--quiet", action="store_true")
-    adapt.set_defaults(func=_adapt)
-
-    evaluate = sub.add_parser("eval", help="WER/CER of a model on manifests")
-    evaluate.add_argument("--model", required=True, help="model file, run folder or model name")
-    evaluate.add_argument("--manifest", nargs="+", help="manifest files")
-    evaluate.add_argument("--corpus", type=Path, help="evaluate every domain's --split manifest")
-    evaluate.add_argument("--split", default="test")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
-    _add_decoder_flags(evaluate)
-    evaluate.set_defaults(func=_eval)
-
-    transcribe = sub.add_parser("transcribe", help="print the transcript of audio files")
-    transcribe.add_argument("--model", required=True)
-    transcribe.add_argument("audio", nargs="+", type=Path)
-    _add_decoder_flags(transcribe)
-    transcribe.set_defaults(func=_transcribe)
-
-    lm = sub.add_parser("lm", help="n-gram language models for beam-search decoding").add_subparsers(
-        dest="lm_command", required=True)
-    lm_build = lm.add_parser("build", help="estimate an ARPA n-gram model from text files or manifests")
-    lm_build.add_argument("--text", required=True, nargs="+",
-                          help="text files (a sentence per line) or .jsonl manifests (their text fields)")
-    lm_build.add_argument("--level", choices=("word", "char"), default="word")
-    lm_build.add_argument("--order", type=int, help="default: 3 for words, 6 for characters")
-    lm_build.add_argument("--smoothing", choices=("kn", "wb"), default="kn",
-                          help="interpolated modified Kneser-Ney or Witten-Bell")
-    lm_build.add_argument("--out", required=True, type=Path)
-    lm_build.set_defaults(func=_lm_build)
-    lm_score = lm.add_parser("score", help="log10 probability and perplexity of text")
-    lm_score.add_argument("--lm", required=True)
-    lm_score.add_argument("--text", required=True, nargs="+")
-    lm_score.set_defaults(func=_lm_score)
-    lm_mix = lm.add_parser("interpolate", help="mix two models into one ARPA file")
-    lm_mix.add_argument("--lm", required=True, nargs=2, help="two ARPA files A B")
-    lm_mix.add_argument("--weight", type=float, help="weight of A (default: chosen on --dev)")
-    lm_mix.add_argument("--dev", nargs="+", help="dev text or manifests to choose the weight by perplexity")
-    lm_mix.add_argument("--out", required=True, type=Path)
-    lm_mix.set_defaults(func=_lm_interpolate)
-    lm_tune = lm.add_parser("tune", help="grid-search LM weight and word score on a DEV set")
-    lm_tune.add_argument("--model", required=True)
-    lm_tune.add_argument("--dev", required=True, nargs="+", type=Path, help="dev manifests (test ones are refused)")
-    lm_tune.add_argument("--lm", required=True)
-    lm_tune.add_argument("--lm-weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
-    lm_tune.add_argument("--word-scores", type=float, nargs="+", default=[-1.0, 0.0, 1.0, 2.0])
-    lm_tune.add_argument("--beam-size", type=int, default=16)
-    lm_tune.add_argument("--lexicon")
-    lm_tune.add_argument("--backend", choices=("auto", "flashlight", "python"), default="auto")
-    lm_tune.add_argument("--limit", type=int, help="first N utterances of each manifest")
-    lm_tune.add_argument("--out", required=True, type=Path, help="the grid and the best point, as JSON")
-    lm_tune.set_defaults(func=_lm_tune)
-
-    bench = sub.add_parser("bench", help="measure synthesis, training and inference speed here")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quick", action="store_true", help="a smaller, faster measurement")
-    bench.add_argument("--save", type=Path, help="also write the result as JSON here")
-    bench.set_defaults(func=_bench)
-
-    notebooks = sub.add_parser("notebooks", help="the course notebooks").add_subparsers(
-        dest="notebooks_command", required=True)
+def register_notebooks_run(notebooks: Commands) -> None:
     nbrun = notebooks.add_parser("run", help="execute the notebooks headless, in order, timing each")
     nbrun.add_argument("names", nargs="*", help="notebooks to run (01, 01_data_prep...); default: all")
-    nbrun.add_argument("--size", choices=("smoke", "lab", "full"), default=None,
+    nbrun.add_argument("--size", choices=CORPUS_SIZES, default=None,
                        help="smoke (CI, about a minute each), lab (a learner's size, at most 10 minutes each on "
                             "2 CPU cores) or full (the README's tables); default: ASRLAB_SIZE, else lab")
     nbrun.add_argument("--smoke", action="store_true", help="the same as --size smoke")
@@ -487,10 +561,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run each notebook this many times in a row and count failures (a stress test)")
     nbrun.set_defaults(func=_notebooks_run)
 
-    report = sub.add_parser("report", help="rewrite the README's generated tables from results/*.json")
-    report.add_argument("--readme", type=Path, default=Path("README.md"))
-    report.add_argument("--results", type=Path, default=Path("results"))
-    report.set_defaults(func=_report)
+
+def register_notebooks(commands: Commands) -> None:
+    notebooks = commands.add_parser("notebooks", help="the course notebooks").add_subparsers(
+        dest="notebooks_command", required=True)
+    register_notebooks_run(notebooks)
+
+
+# --------------------------------------------------------------------------- parser
+#: Every command, in the order ``asrlab --help`` lists them.
+COMMANDS: tuple[Callable[[Commands], None], ...] = (
+    register_corpus, register_train, register_pretrain, register_pretrained, register_finetune, register_adapt,
+    register_eval, register_transcribe, register_lm, register_bench, register_notebooks, register_report,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``asrlab`` parser: every command of :data:`COMMANDS` registers its options."""
+    parser = argparse.ArgumentParser(prog="asrlab", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(commands)
     return parser
 
 
@@ -507,3 +599,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

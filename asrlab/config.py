@@ -1,10 +1,15 @@
-"""Settings as dataclasses: features, model, data loading and training.
+"""Settings as dataclasses: features, model, data loading, training, fine-tuning regimes, domain
+alignment and probes, with the presets of every run in one place.
 
 Every dataclass converts to and from a plain dict (``asdict`` / ``from_dict``) so it can be
-stored in checkpoints that load with ``torch.load(..., weights_only=True)``.
+stored in checkpoints that load with ``torch.load(..., weights_only=True)``. The allowed values
+of settings (:data:`CORPUS_SIZES`, :data:`REGIMES`, :data:`ALIGNMENT_METHODS`, :data:`POOLINGS`...)
+live here too, so that the command line offers the choices the library accepts without importing
+torch: importing this module imports neither torch nor any other asrlab module.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar
 
@@ -167,3 +172,189 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# --------------------------------------------------------------------------- corpus and course sizes
+#: Corpus sizes, smallest first: smoke for CI, lab for a learner (built in minutes), full for the
+#: README (:data:`asrlab.corpus.domains.SIZE_NAMES`); a notebook runs at one of them.
+CORPUS_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
+
+
+# --------------------------------------------------------------------------- fine-tuning regimes
+Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
+#: The fine-tuning regimes of :mod:`asrlab.finetune`, in the order the course compares them.
+REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp")
+
+
+@dataclass(frozen=True)
+class RegimeConfig:
+    """One fine-tuning regime and its settings (see :mod:`asrlab.finetune`).
+
+    Each regime reads only its own setting (``top_k`` for ``"top-k"``, ``layer_decay`` for
+    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``) and ignores the others, so one object can
+    carry the settings of a whole comparison.
+
+    Attributes:
+        name: one of :data:`REGIMES`.
+        top_k: encoder blocks that train in ``"top-k"`` (0: the head only); at most the model's
+            number of blocks, which :func:`asrlab.train.train_top_k` checks.
+        layer_decay: ``"layerwise"``: the learning rate shrinks by this factor per block below
+            the head (values above 1 would make lower blocks learn faster).
+        l2sp_alpha: ``"l2sp"``: strength of the pull of the encoder towards its pretrained weights.
+
+    Raises:
+        ValueError: an unknown regime, or a setting out of its range.
+    """
+
+    name: Regime = "full"
+    top_k: int = 2
+    layer_decay: float = 0.5
+    l2sp_alpha: float = 1e-2
+
+    def __post_init__(self) -> None:
+        if self.name not in REGIMES:
+            raise ValueError(f"unknown regime {self.name!r}; choose one of {', '.join(REGIMES)}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+            raise ValueError(f"top_k (blocks that train in top-k) must be an integer >= 0, got {self.top_k!r}")
+        if not math.isfinite(self.layer_decay) or self.layer_decay < 0:
+            raise ValueError(f"layer_decay must be a finite number >= 0, got {self.layer_decay}")
+        if not math.isfinite(self.l2sp_alpha) or self.l2sp_alpha < 0:
+            raise ValueError(f"l2sp_alpha must be a finite number >= 0, got {self.l2sp_alpha}")
+
+
+def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
+                  l2sp_alpha: float | None = None) -> RegimeConfig:
+    """``regime`` as a :class:`RegimeConfig`; the settings given here (not None) replace its own.
+
+    A name gets the default settings. This is how functions that also take the settings as
+    keywords (``finetune(..., k=1)``, ``compare_regimes(..., l2sp_alpha=1.0)``) build their config.
+    """
+    config = regime if isinstance(regime, RegimeConfig) else RegimeConfig(regime)  # type: ignore[arg-type]
+    given = {k: v for k, v in {"top_k": top_k, "layer_decay": layer_decay, "l2sp_alpha": l2sp_alpha}.items()
+             if v is not None}
+    return replace(config, **given) if given else config
+
+
+# --------------------------------------------------------------------------- domain alignment
+AlignmentMethod = Literal["mmd", "coral", "dann"]
+#: The unsupervised alignment methods of :mod:`asrlab.adapt`.
+ALIGNMENT_METHODS: tuple[str, ...] = ("mmd", "coral", "dann")
+Pooling = Literal["frames", "utterance"]
+#: What a domain loss compares: every valid frame, or one mean per utterance.
+POOLINGS: tuple[str, ...] = ("frames", "utterance")
+#: Schedules of DANN's gradient-reversal coefficient.
+DANN_SCHEDULES: tuple[str, ...] = ("ramp", "constant")
+#: Kernel widths relative to the median heuristic (a factor of 16 from the narrowest to the widest).
+#: Functions take it as the default of their ``multipliers`` argument when they are defined, so
+#: assigning another tuple here later changes nothing: pass ``multipliers=`` instead
+#: (:func:`asrlab.adapt.losses.gaussian_mmd`, ``AlignmentConfig(multipliers=...)``,
+#: ``toy.train_toy(..., multipliers=...)``).
+DEFAULT_MULTIPLIERS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+#: Label-free model-selection rule of :mod:`asrlab.adapt.selection` -> the score it minimises.
+SELECTION_RULES: dict[str, str] = {"source-dev": "source_dev_wer", "entropy": "target_entropy", "iw": "iw_risk"}
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    """What to align and how hard.
+
+    Attributes:
+        method: ``"mmd"`` (multi-kernel Gaussian MMD), ``"coral"`` (deep CORAL) or ``"dann"``
+            (a domain discriminator behind gradient reversal).
+        weight: lambda in ``CTC + lambda * alignment``.
+        layer: which entry of ``EncoderOutput.layers`` to align (input projection first);
+            -1 is the last encoder layer, the one the CTC head reads.
+        pooling: ``"frames"`` aligns valid frames, ``"utterance"`` aligns utterance means.
+        schedule: DANN's reversal coefficient: ``"ramp"`` (``2 / (1 + exp(-gamma p)) - 1`` over
+            training progress p) or ``"constant"`` (1).
+        gamma: steepness of the ramp.
+        max_frames: MMD compares at most this many random rows per domain and step (its cost
+            grows with the square of the rows).
+        multipliers: MMD kernel widths relative to the median heuristic.
+        unbiased: the unbiased MMD estimator instead of the biased one.
+        disc_hidden, disc_layers, disc_dropout: the discriminator MLP.
+        monitor: for MMD and CORAL, also train a discriminator on detached features (it never
+            changes the encoder) to log how separable the domains are.
+    """
+
+    method: AlignmentMethod = "mmd"
+    weight: float = 1.0
+    layer: int = -1
+    pooling: Pooling = "frames"
+    schedule: Literal["ramp", "constant"] = "ramp"
+    gamma: float = 10.0
+    max_frames: int = 512
+    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS
+    unbiased: bool = False
+    disc_hidden: int = 256
+    disc_layers: int = 2
+    disc_dropout: float = 0.1
+    monitor: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in ALIGNMENT_METHODS:
+            raise ValueError(f"unknown method {self.method!r}; use one of {', '.join(ALIGNMENT_METHODS)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
+        if self.schedule not in DANN_SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; use one of {', '.join(DANN_SCHEDULES)}")
+        if not math.isfinite(self.weight) or self.weight < 0:
+            raise ValueError(f"weight (lambda) must be a finite number >= 0, got {self.weight}")
+        if self.max_frames < 2:
+            raise ValueError(f"max_frames must be at least 2, got {self.max_frames}")
+        if not self.multipliers or any(m <= 0 for m in self.multipliers):
+            raise ValueError(f"multipliers must be positive, got {self.multipliers}")
+
+    def coefficient(self, progress: float) -> float:
+        """The gradient-reversal coefficient at ``progress`` (fraction of training done)."""
+        from asrlab.adapt.grl import dann_coefficient  # the schedule's one definition (imports torch)
+
+        return dann_coefficient(progress, self.gamma) if self.schedule == "ramp" else 1.0
+
+    def smoke(self) -> "AlignmentConfig":
+        """A cheaper variant for smoke runs: fewer MMD rows and a smaller discriminator."""
+        return replace(self, max_frames=min(self.max_frames, 128), disc_hidden=min(self.disc_hidden, 32))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (tuples as lists), for checkpoints and JSON."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+# --------------------------------------------------------------------------- probes
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Training of a head on cached features (:func:`asrlab.probes.train_probe`).
+
+    Attributes:
+        epochs: passes over the training utterances.
+        lr: peak AdamW learning rate (cosine decay to 5% of it).
+        weight_decay: AdamW weight decay.
+        max_frames: padded frames per batch (batch size times the longest utterance).
+        grad_clip: largest gradient norm (0 disables).
+        mix_lr_scale: the layer-mixing weights (parameters named ``mix.*``) learn this many
+            times faster than the head, so that they can move far from uniform in a short run.
+        seed: batch order.
+    """
+
+    epochs: int = 20
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    max_frames: int = 4000
+    grad_clip: float = 5.0
+    mix_lr_scale: float = 10.0
+    seed: int = 0
+
+    def smoke(self) -> "ProbeConfig":
+        """A much shorter variant for smoke runs: two epochs in smaller batches."""
+        return replace(self, epochs=min(self.epochs, 2), max_frames=min(self.max_frames, 1500))
+
+
+# --------------------------------------------------------------------------- presets
+#: Model, training and batching settings for the two sizes of a run of ``asrlab train``
+#: (:func:`asrlab.recipes.train_recipe`).
+TRAIN_PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
+    "smoke": (ModelConfig().smoke(), TrainConfig(epochs=20, lr=3e-3, warmup_steps=10),
+              DataConfig(max_seconds=120.0, num_workers=0)),
+    "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
+             DataConfig(max_seconds=240.0, num_workers=1)),
+}

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterator, Mapping, MutableMapping, Sequence
 
-from asrlab.config import DataConfig, TrainConfig
+from asrlab.config import DataConfig, RegimeConfig, TrainConfig, regime_config
 from asrlab.datasets import SpeechDataset
 from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import EvalResult, evaluate
@@ -206,23 +206,26 @@ class RegimeRun:
         return asdict(self)
 
 
-def run_regime(init: LoadedModel, regime: Regime, train: SpeechDataset, dev: SpeechDataset | None,
+def run_regime(init: LoadedModel, regime: Regime | RegimeConfig, train: SpeechDataset, dev: SpeechDataset | None,
                target_test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *,
-               budget_seconds: float, source_wer_before: float, k: int = 2, layer_decay: float = 0.5,
-               l2sp_alpha: float = 1e-2) -> tuple[RegimeRun, FinetuneResult]:
+               budget_seconds: float, source_wer_before: float, k: int | None = None,
+               layer_decay: float | None = None, l2sp_alpha: float | None = None) -> tuple[RegimeRun, FinetuneResult]:
     """Fine-tune a copy of ``init`` with ``regime`` under an audio budget and score it.
 
-    ``source_wer_before`` is the pretrained model's source WER, from which forgetting is counted
-    (not for ``scratch``: its forgetting is ``None``).
+    Args:
+        regime: a :class:`~asrlab.config.RegimeConfig`, or a regime's name (default settings).
+        source_wer_before: the pretrained model's source WER, from which forgetting is counted
+            (not for ``scratch``: its forgetting is ``None``).
+        k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
     """
+    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
     train_seconds = sum(u.duration for u in train.utterances)
     epochs = epochs_for_budget(train_seconds, budget_seconds)
-    result = finetune(init, train, regime, replace(config, epochs=epochs), dev=dev, data=FINETUNE_DATA, k=k,
-                      layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+    result = finetune(init, train, settings, replace(config, epochs=epochs), dev=dev, data=FINETUNE_DATA)
     target = _score(result.model, target_test)
     source = _score(result.model, source_test)
-    forgetting = None if regime == "scratch" else source.rates.wer - source_wer_before
-    run = RegimeRun(regime, train_minutes=round(train_seconds / 60, 2), epochs=epochs,
+    forgetting = None if settings.name == "scratch" else source.rates.wer - source_wer_before
+    run = RegimeRun(settings.name, train_minutes=round(train_seconds / 60, 2), epochs=epochs,
                     steps=len(result.history.steps), target_wer=target.rates.wer, target_cer=target.rates.cer,
                     target_empty_fraction=target.empty_fraction, source_wer=source.rates.wer, forgetting=forgetting,
                     trainable_parameters=result.trainable_parameters, total_parameters=result.total_parameters,
@@ -230,22 +233,30 @@ def run_regime(init: LoadedModel, regime: Regime, train: SpeechDataset, dev: Spe
     return run, result
 
 
-def compare_regimes(init: LoadedModel, regimes: Sequence[Regime], train: SpeechDataset, dev: SpeechDataset | None,
-                    target_test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *,
-                    budget_seconds: float, lrs: Mapping[str, float] | None = None, k: int = 2,
-                    layer_decay: float = 0.5, l2sp_alpha: float = 1e-2,
+def _regime_configs(regimes: Sequence[Regime | RegimeConfig], k: int | None, layer_decay: float | None,
+                    l2sp_alpha: float | None) -> list[RegimeConfig]:
+    return [regime_config(r, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha) for r in regimes]
+
+
+def compare_regimes(init: LoadedModel, regimes: Sequence[Regime | RegimeConfig], train: SpeechDataset,
+                    dev: SpeechDataset | None, target_test: SpeechDataset, source_test: SpeechDataset,
+                    config: TrainConfig, *, budget_seconds: float, lrs: Mapping[str, float] | None = None,
+                    k: int | None = None, layer_decay: float | None = None, l2sp_alpha: float | None = None,
                     finetuned: MutableMapping[str, FinetuneResult] | None = None) -> list[RegimeRun]:
     """Every regime from ``init`` on the same data and audio budget, plus the untouched model.
 
     Args:
-        lrs: peak learning rate per regime where it differs from ``config.lr`` (a model trained
-            from scratch usually wants a larger one than a fine-tuned one).
+        regimes: :class:`~asrlab.config.RegimeConfig` objects, or regimes' names (default settings).
+        lrs: peak learning rate per regime name where it differs from ``config.lr`` (a model
+            trained from scratch usually wants a larger one than a fine-tuned one).
+        k, layer_decay, l2sp_alpha: replace every regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
         finetuned: when given, each regime's :class:`~asrlab.finetune.FinetuneResult` (its model
             and training history) is stored in it under the regime's name, to look inside later.
 
     Returns:
         One row per regime, preceded by a ``"pretrained (no training)"`` row.
     """
+    settings = _regime_configs(regimes, k, layer_decay, l2sp_alpha)
     started = time.perf_counter()
     target0, source0 = _score(init.model, target_test), _score(init.model, source_test)
     rows = [RegimeRun("pretrained (no training)", train_minutes=0.0, epochs=0, steps=0, target_wer=target0.rates.wer,
@@ -253,31 +264,38 @@ def compare_regimes(init: LoadedModel, regimes: Sequence[Regime], train: SpeechD
                       source_wer=source0.rates.wer, forgetting=0.0, trainable_parameters=0,
                       total_parameters=sum(p.numel() for p in init.model.parameters()),
                       seconds=round(time.perf_counter() - started, 1), best_dev_wer=None)]
-    for regime in regimes:
-        lr = (lrs or {}).get(regime, config.lr)
+    for regime in settings:
+        lr = (lrs or {}).get(regime.name, config.lr)
         run, result = run_regime(init, regime, train, dev, target_test, source_test, replace(config, lr=lr),
-                                 budget_seconds=budget_seconds, source_wer_before=source0.rates.wer, k=k,
-                                 layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+                                 budget_seconds=budget_seconds, source_wer_before=source0.rates.wer)
         rows.append(run)
         if finetuned is not None:
-            finetuned[regime] = result
+            finetuned[regime.name] = result
     return rows
 
 
-def learning_curve(init: LoadedModel, regimes: Sequence[Regime], train_pool: SpeechDataset, minutes: Sequence[float],
-                   dev: SpeechDataset | None, target_test: SpeechDataset, source_test: SpeechDataset,
-                   config: TrainConfig, *, budget_seconds: float, lrs: Mapping[str, float] | None = None,
-                   seed: int = 0) -> list[RegimeRun]:
+def learning_curve(init: LoadedModel, regimes: Sequence[Regime | RegimeConfig], train_pool: SpeechDataset,
+                   minutes: Sequence[float], dev: SpeechDataset | None, target_test: SpeechDataset,
+                   source_test: SpeechDataset, config: TrainConfig, *, budget_seconds: float,
+                   lrs: Mapping[str, float] | None = None, seed: int = 0, k: int | None = None,
+                   layer_decay: float | None = None, l2sp_alpha: float | None = None) -> list[RegimeRun]:
     """Target WER against labelled minutes, one run per (minutes, regime), nested subsets.
 
     Every run gets the same audio budget: small subsets are seen for more epochs.
+
+    Args:
+        regimes: :class:`~asrlab.config.RegimeConfig` objects, or regimes' names (default settings).
+        lrs: peak learning rate per regime name where it differs from ``config.lr``.
+        seed: draws the nested subsets.
+        k, layer_decay, l2sp_alpha: replace every regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
     """
+    settings = _regime_configs(regimes, k, layer_decay, l2sp_alpha)
     source_before = _score(init.model, source_test).rates.wer
     rows = []
     for amount in minutes:
         subset = subset_dataset(train_pool, take_minutes(train_pool.utterances, amount, seed))
-        for regime in regimes:
-            lr = (lrs or {}).get(regime, config.lr)
+        for regime in settings:
+            lr = (lrs or {}).get(regime.name, config.lr)
             run, _ = run_regime(init, regime, subset, dev, target_test, source_test, replace(config, lr=lr),
                                 budget_seconds=budget_seconds, source_wer_before=source_before)
             rows.append(run)

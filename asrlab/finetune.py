@@ -10,6 +10,10 @@ Each regime decides what trains and how fast:
   below the head;
 * ``l2sp``: everything trains, with a penalty pulling the encoder towards its pretrained
   weights (L2-SP, Li et al. 2018), which limits forgetting.
+
+A regime and its settings travel together as a :class:`~asrlab.config.RegimeConfig`; every
+function here also takes a regime's name, and the settings as keywords (``k=``,
+``layer_decay=``, ``l2sp_alpha=``), which replace the config's.
 """
 from __future__ import annotations
 
@@ -18,21 +22,19 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-from asrlab.config import DataConfig, ModelConfig, TrainConfig, from_dict
+from asrlab.config import (REGIMES, DataConfig, ModelConfig, Regime, RegimeConfig, TrainConfig, from_dict,
+                           regime_config)
 from asrlab.datasets import make_dataset
 from asrlab.models import build_model, count_parameters
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.models.resolve import resolve_ctc_model
-from asrlab.train import History, fit, layerwise_param_groups, train_top_k, unfreeze
-
-Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
-REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp")
+from asrlab.train import ExtraLoss, History, ParameterPenalty, fit, layerwise_param_groups, train_top_k, unfreeze
 
 
 def l2sp_penalty(model: CTCModel, alpha: float, beta: float = 0.0) -> Callable[[CTCModel], torch.Tensor]:
@@ -42,7 +44,8 @@ def l2sp_penalty(model: CTCModel, alpha: float, beta: float = 0.0) -> Callable[[
     where it started; the head, which is new to the task, gets a plain L2 penalty.
 
     Returns:
-        A function of the model giving the scalar penalty (for ``fit(regularizer=...)``).
+        A function of the model giving the scalar penalty; ``fit`` adds it to the loss when it is
+        wrapped as ``fit(extra_loss=ParameterPenalty(penalty, model))``.
     """
     anchor = {name: p.detach().clone() for name, p in model.encoder.named_parameters()}
 
@@ -76,57 +79,79 @@ class FinetuneResult:
     out_dir: Path | None
 
 
-def prepare(init: CTCModel, regime: Regime, *, k: int = 2, lr: float = 1e-3, layer_decay: float = 0.5,
-            l2sp_alpha: float = 1e-2, seed: int = 0) -> tuple[CTCModel, list[dict[str, Any]] | None,
-                                                           Callable[[CTCModel], torch.Tensor] | None]:
-    """A copy of ``init`` set up for ``regime``: (model, parameter groups or None, regulariser or None)."""
-    if regime not in REGIMES:
-        raise ValueError(f"unknown regime {regime!r}; choose one of {', '.join(REGIMES)}")
-    if regime == "scratch":
+def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, seed: int = 0,
+            k: int | None = None, layer_decay: float | None = None,
+            l2sp_alpha: float | None = None) -> tuple[CTCModel, list[dict[str, Any]] | None, ExtraLoss | None]:
+    """A copy of ``init`` set up for ``regime``.
+
+    Args:
+        init: the pretrained model (left untouched).
+        regime: a :class:`~asrlab.config.RegimeConfig` or a regime's name.
+        lr: the peak learning rate (``"layerwise"`` scales it per block).
+        seed: initialises the new weights of ``"scratch"`` and ``"head"``.
+        k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
+
+    Returns:
+        ``(model, param_groups, extra_loss)`` for :func:`~asrlab.train.fit`: parameter groups for
+        ``"layerwise"`` and the L2-SP penalty for ``"l2sp"``, None otherwise.
+    """
+    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+    if settings.name == "scratch":
         torch.manual_seed(seed)
         model = build_model(from_dict(ModelConfig, init.config))
         return model, None, None
     model = copy.deepcopy(init)
     unfreeze(model)
-    if regime == "head":
+    if settings.name == "head":
         torch.manual_seed(seed)
         reset_head(model)
         train_top_k(model, 0)
-    elif regime == "top-k":
-        train_top_k(model, k)
-    elif regime == "layerwise":
-        return model, layerwise_param_groups(model, lr, layer_decay), None
-    elif regime == "l2sp":
-        return model, None, l2sp_penalty(model, l2sp_alpha)
+    elif settings.name == "top-k":
+        train_top_k(model, settings.top_k)
+    elif settings.name == "layerwise":
+        return model, layerwise_param_groups(model, lr, settings.layer_decay), None
+    elif settings.name == "l2sp":
+        return model, None, ParameterPenalty(l2sp_penalty(model, settings.l2sp_alpha), model)
     return model, None, None
 
 
-def finetune(init: LoadedModel, train: Any, regime: Regime, config: TrainConfig, *, dev: Any = None,
-             data: DataConfig = DataConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
-             k: int = 2, layer_decay: float = 0.5, l2sp_alpha: float = 1e-2, progress: bool = False) -> FinetuneResult:
+def finetune(init: LoadedModel, train: Any, regime: Regime | RegimeConfig, config: TrainConfig, *,
+             dev: Any = None, data: DataConfig = DataConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
+             k: int | None = None, layer_decay: float | None = None, l2sp_alpha: float | None = None,
+             progress: bool = False) -> FinetuneResult:
     """Fine-tune a copy of ``init.model`` on ``train`` (a SpeechDataset) with one regime.
 
     The pretrained model itself is left untouched. With ``out_dir`` the result is written as
     ``out_dir/model.pt`` (loadable by ``asrlab eval --model out_dir``) and the run resumes.
+
+    Args:
+        regime: a :class:`~asrlab.config.RegimeConfig` or a regime's name (default settings).
+        k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
     """
-    model, groups, regularizer = prepare(init.model, regime, k=k, lr=config.lr, layer_decay=layer_decay,
-                                         l2sp_alpha=l2sp_alpha, seed=config.seed)
+    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+    model, groups, extra_loss = prepare(init.model, settings, lr=config.lr, seed=config.seed)
     started = time.perf_counter()
     history = fit(model, train, config, data=data, dev=dev, out_dir=out_dir, param_groups=groups,
-                  regularizer=regularizer, progress=progress, meta={"regime": regime, "init": init.meta.get("name")})
-    return FinetuneResult(regime, model, history, count_parameters(model, trainable_only=True),
+                  extra_loss=extra_loss, progress=progress,
+                  meta={"regime": settings.name, "init": init.meta.get("name")})
+    return FinetuneResult(settings.name, model, history, count_parameters(model, trainable_only=True),
                           count_parameters(model), time.perf_counter() - started,
                           Path(out_dir) if out_dir is not None else None)
 
 
-def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLike], regime: Regime,
+def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLike], regime: Regime | RegimeConfig,
                        out_dir: str | os.PathLike, dev: Sequence[str | os.PathLike] | None = None,
-                       epochs: int = 10, lr: float = 1e-3, seed: int = 0, k: int = 2, layer_decay: float = 0.5,
-                       l2sp_alpha: float = 1e-2, progress: bool = True) -> FinetuneResult:
-    """``asrlab finetune``: fine-tune a model file, run folder or pretrained name on manifests."""
+                       epochs: int = 10, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> FinetuneResult:
+    """``asrlab finetune``: fine-tune a model file, run folder or pretrained name on manifests.
+
+    ``regime`` is a :class:`~asrlab.config.RegimeConfig` (or a name, with default settings).
+    """
     loaded = resolve_ctc_model(init, "fine-tune its CTC variant (e.g. whisper-tiny.en-ctc)")
     train_set = make_dataset(train, loaded.features, loaded.vocab)
     dev_set = make_dataset(dev, loaded.features, loaded.vocab) if dev else None
     config = replace(TrainConfig(), epochs=epochs, lr=lr, seed=seed, warmup_steps=50, checkpoint_every=50)
-    return finetune(loaded, train_set, regime, config, dev=dev_set, out_dir=out_dir, k=k,
-                    layer_decay=layer_decay, l2sp_alpha=l2sp_alpha, progress=progress)
+    return finetune(loaded, train_set, regime, config, dev=dev_set, out_dir=out_dir, progress=progress)
+
+
+__all__ = ["REGIMES", "FinetuneResult", "Regime", "RegimeConfig", "finetune", "finetune_manifests", "l2sp_penalty",
+           "prepare", "reset_head"]

@@ -7,8 +7,12 @@ single-threaded processes that each train on half of every batch, with gradients
 two-threaded process (``asrlab bench`` measures both).
 
 :func:`run_data_parallel` starts ``processes`` workers with the environment that ``torchrun``
-would give them (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``), so
-:func:`asrlab.train.fit` finds it and wraps the model itself. It returns rank 0's result.
+would give them (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``). It returns rank 0's
+result.
+
+:class:`Distributed` says where a process sits in such a job: a launched process reads it from
+that environment (:meth:`Distributed.from_env`) and gives it to :func:`asrlab.train.fit`, which
+joins the process group and wraps the model in DistributedDataParallel.
 """
 from __future__ import annotations
 
@@ -16,10 +20,60 @@ import os
 import socket
 import time
 import traceback
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import torch
+import torch.distributed as dist
 import torch.multiprocessing as mp
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a data-parallel job (one process, the default, is no job at all).
+
+    Attributes:
+        rank: this process's index, 0 to ``world_size - 1``; only rank 0 writes files.
+        world_size: processes in the job.
+        local_rank: index on this machine (its CUDA device).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"rank {self.rank} of world size {self.world_size} is impossible: "
+                             "need world_size >= 1 and 0 <= rank < world_size")
+
+    @property
+    def enabled(self) -> bool:
+        """More than one process: gradients are averaged across them."""
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Distributed":
+        """What ``torchrun`` (or :func:`run_data_parallel`) told this process: ``RANK``,
+        ``WORLD_SIZE`` and ``LOCAL_RANK``; a single process when ``WORLD_SIZE`` is unset or 1."""
+        env = os.environ if environ is None else environ
+        world = int(env.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        return cls(int(env.get("RANK", "0")), world, int(env.get("LOCAL_RANK", "0")))
+
+    def start(self) -> "Distributed":
+        """Join the job's process group (gloo on the CPU, NCCL with CUDA) unless already joined.
+
+        The group's address comes from ``MASTER_ADDR`` and ``MASTER_PORT``. Returns the rank and
+        world size the group reports. A single process joins nothing and is returned as it is.
+        """
+        if not self.enabled:
+            return self
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", rank=self.rank,
+                                    world_size=self.world_size)
+        return Distributed(dist.get_rank(), dist.get_world_size(), self.local_rank)
 
 
 def free_port() -> int:
@@ -89,8 +143,9 @@ def run_data_parallel(fn: Callable[..., Any], args: tuple[Any, ...] = (), proces
                       threads_per_process: int = 1) -> Any:
     """Run ``fn(*args)`` in ``processes`` spawned workers as one data-parallel job.
 
-    ``fn`` must be a module-level function (it is pickled) that calls :func:`asrlab.train.fit`;
-    only rank 0 writes files. With ``processes == 1`` it runs here, in this process.
+    ``fn`` must be a module-level function (it is pickled) that calls :func:`asrlab.train.fit`
+    (which reads the workers' place in the job with :meth:`Distributed.from_env`); only rank 0
+    writes files. With ``processes == 1`` it runs here, in this process.
 
     Returns:
         what ``fn`` returned on rank 0 (it must be picklable).

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asrlab.config import FeatureConfig
+from asrlab.config import FeatureConfig, ProbeConfig
 from asrlab.decode import greedy_decode
 from asrlab.features import FeatureCache, compute_features
 from asrlab.heads import HeadKind, make_probe
@@ -275,30 +275,6 @@ def layer_names(num_layers: int) -> list[str]:
 
 
 # --------------------------------------------------------------------------- CTC probes
-@dataclass(frozen=True)
-class ProbeConfig:
-    """Training of a head on cached features.
-
-    Attributes:
-        epochs: passes over the training utterances.
-        lr: peak AdamW learning rate (cosine decay to 5% of it).
-        weight_decay: AdamW weight decay.
-        max_frames: padded frames per batch (batch size times the longest utterance).
-        grad_clip: largest gradient norm (0 disables).
-        mix_lr_scale: the layer-mixing weights (parameters named ``mix.*``) learn this many
-            times faster than the head, so that they can move far from uniform in a short run.
-        seed: batch order.
-    """
-
-    epochs: int = 20
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    max_frames: int = 4000
-    grad_clip: float = 5.0
-    mix_lr_scale: float = 10.0
-    seed: int = 0
-
-
 @dataclass
 class ProbeHistory:
     """What :func:`train_probe` did: mean CTC loss per epoch, steps and wall time."""

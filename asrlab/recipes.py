@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import TRAIN_PRESETS, DataConfig, FeatureConfig, ModelConfig, TrainConfig
 # The foundations live in the library (datasets, evaluate, manifest, models.resolve); their names
 # stay importable from here for the notebooks and scripts that import them from asrlab.recipes.
 from asrlab.datasets import feature_cache, make_dataset
@@ -24,13 +24,9 @@ from asrlab.models.checkpoint import LoadedModel
 from asrlab.models.resolve import own_decoder_error, resolve_model
 from asrlab.train import History, fit
 
-#: Model, training and batching settings for the two sizes of every run.
-PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
-    "smoke": (ModelConfig().smoke(), TrainConfig(epochs=20, lr=3e-3, warmup_steps=10),
-              DataConfig(max_seconds=120.0, num_workers=0)),
-    "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
-             DataConfig(max_seconds=240.0, num_workers=1)),
-}
+#: Model, training and batching settings for the two sizes of every run (kept with the other
+#: settings, :data:`asrlab.config.TRAIN_PRESETS`).
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = TRAIN_PRESETS
 
 
 def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None = None,

@@ -5,12 +5,18 @@ can be accumulated and clipped, learning rates warm up and decay (per parameter 
 set drives early stopping and the best model, checkpoints are written atomically and a killed
 run resumes where it stopped, and a seeded run on the CPU is deterministic.
 
-Extra loss terms (domain adaptation) plug in through ``extra_loss``: each step, a batch of
-``extra_data`` (e.g. unlabelled target speech) is run through the model together with the
-labelled batch, and the hook turns both encoder outputs into a loss and logs.
+Extra loss terms plug in through one hook, ``extra_loss`` (an :class:`ExtraLoss`): each step, a
+batch of ``extra_data`` (e.g. unlabelled target speech for domain adaptation) is run through the
+model together with the labelled batch, and the hook turns both encoder outputs into a loss and
+logs. A penalty on the weights (L2-SP) is such a hook too: :class:`ParameterPenalty`.
 
-Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel (gloo on
-CPU, NCCL on CUDA); each rank takes its share of the batches and only rank 0 writes files.
+Everything a run changes as it goes (weights, optimiser, scheduler, scaler, counters, RNG states,
+best model, history) is one :class:`TrainState`, whose ``state_dict()`` is the checkpoint and
+whose ``load_state_dict()`` resumes from one.
+
+In a data-parallel job (an :class:`~asrlab.parallel.Distributed` with ``world_size`` > 1, read
+from ``torchrun``'s environment by default) the model is wrapped in DistributedDataParallel (gloo
+on CPU, NCCL on CUDA); each rank takes its share of the batches and only rank 0 writes files.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 import torch
 import torch.distributed as dist
@@ -35,6 +41,7 @@ from asrlab.evaluate import evaluate
 from asrlab.features import SpecAugment
 from asrlab.models.base import CTCModel, EncoderOutput
 from asrlab.models.checkpoint import atomic_torch_save, load_state, save_model
+from asrlab.parallel import Distributed
 from asrlab.utils import pick_device, seed_everything
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -104,7 +111,8 @@ class StepInfo:
 
 
 class ExtraLoss(Protocol):
-    """An extra loss term: called every step with both batches' encoder outputs.
+    """The extension hook of :func:`fit`: an extra loss term, called every step with both
+    batches' encoder outputs (inside the step's autocast region).
 
     Args:
         source: encoder output of the labelled batch (hidden ``(B_s, T, D)``, lengths, layers).
@@ -117,6 +125,29 @@ class ExtraLoss(Protocol):
 
     def __call__(self, source: EncoderOutput, target: EncoderOutput | None,
                  info: StepInfo) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+
+class ParameterPenalty:
+    """An :class:`ExtraLoss` made of a penalty on the model's weights (e.g. L2-SP,
+    :func:`asrlab.finetune.l2sp_penalty`): it ignores the encoder outputs, computes the penalty
+    in float32 (outside autocast) and logs it as ``name``.
+
+    Args:
+        penalty: the scalar penalty of a model.
+        model: the model being trained (not a DistributedDataParallel wrapper).
+        name: the history column of the penalty.
+    """
+
+    def __init__(self, penalty: Callable[[CTCModel], torch.Tensor], model: CTCModel, name: str = "reg") -> None:
+        self.penalty = penalty
+        self.model = model
+        self.name = name
+
+    def __call__(self, source: EncoderOutput, target: EncoderOutput | None,
+                 info: StepInfo) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.autocast(source.hidden.device.type, enabled=False):
+            value = self.penalty(self.model)
+        return value, {self.name: float(value.detach())}
 
 
 Callback = Callable[[str, dict[str, Any]], None]
@@ -152,7 +183,117 @@ class History:
         return cls(**data)
 
 
+# --------------------------------------------------------------------------- training state
+@dataclass
+class TrainState:
+    """Everything a run changes as it goes, and what a checkpoint keeps to resume it.
+
+    :meth:`state_dict` is the checkpoint (tensors and plain values: it loads with
+    ``torch.load(..., weights_only=True)``) and :meth:`load_state_dict` reads one back; the keys
+    are those checkpoints have always had, so files written by earlier versions still load.
+
+    Attributes:
+        config: the run's training settings (a checkpoint of other settings is refused).
+        model: the model being trained (not a DistributedDataParallel wrapper).
+        optimizer, scheduler, scaler: AdamW, its learning-rate schedule and the AMP grad scaler.
+        aug_rng: the SpecAugment generator.
+        extra_modules: modules the extra loss trains (e.g. a domain discriminator), or None.
+        history: steps and evaluations so far, with the best dev WER.
+        epoch, batch_in_epoch: where the labelled data stands.
+        step: optimiser steps done.
+        extra_epoch, extra_batch: where the extra data stands.
+        patience_left: dev evaluations without improvement before early stopping.
+        best_model: CPU copy of the weights with the best dev WER so far, or None.
+    """
+
+    config: TrainConfig
+    model: CTCModel
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    aug_rng: torch.Generator
+    extra_modules: nn.Module | None = None
+    history: History = field(default_factory=History)
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    step: int = 0
+    extra_epoch: int = 0
+    extra_batch: int = 0
+    patience_left: int = 0
+    best_model: dict[str, torch.Tensor] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint: every field, plus torch's global CPU RNG state (dropout masks)."""
+        return {
+            "train_config": _jsonable(asdict(self.config)), "model": _cpu(self.model.state_dict()),
+            "extra_modules": _cpu(self.extra_modules.state_dict()) if self.extra_modules is not None else {},
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(), "aug_rng": self.aug_rng.get_state(),
+            "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step,
+            "extra_epoch": self.extra_epoch, "extra_batch": self.extra_batch, "patience_left": self.patience_left,
+            "best_model": self.best_model, "history": _jsonable(self.history.to_dict()),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], source: str = "the checkpoint") -> None:
+        """Continue from ``state`` (a :meth:`state_dict`); also sets torch's global CPU RNG.
+
+        Args:
+            state: the checkpoint.
+            source: where it came from, for error messages (e.g. its path).
+
+        Raises:
+            CheckpointError: it was written with other training settings, or its weights do
+                not fit the model.
+        """
+        if from_dict(TrainConfig, state["train_config"]) != self.config:
+            raise CheckpointError(
+                f"{source} was written by a run with other training settings; use another out_dir "
+                "or delete the checkpoint to start over (resume=False)."
+            )
+        load_state(self.model, state["model"], source)
+        if self.extra_modules is not None:
+            load_state(self.extra_modules, state["extra_modules"], source)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"])
+        self.aug_rng.set_state(state["aug_rng"])
+        self.epoch, self.batch_in_epoch, self.step = state["epoch"], state["batch_in_epoch"], state["step"]
+        self.extra_epoch, self.extra_batch = state["extra_epoch"], state["extra_batch"]
+        self.patience_left = state["patience_left"]
+        self.best_model = state.get("best_model")
+        self.history = History.from_dict(state["history"])
+
+
+def _new_state(model: CTCModel, config: TrainConfig, param_groups: Sequence[dict[str, Any]] | None,
+               extra_modules: nn.Module | None, total_steps: int, amp_dtype: torch.dtype | None) -> TrainState:
+    """A fresh :class:`TrainState`: AdamW over ``param_groups`` (default: every trainable
+    parameter at ``config.lr``) plus ``extra_modules``, the schedule, a grad scaler (active for
+    float16 autocast only), the SpecAugment generator."""
+    if param_groups is None:
+        param_groups = [{"params": trainable_parameters(model), "lr": config.lr}]
+    groups = [dict(g) for g in param_groups]
+    if extra_modules is not None:
+        groups.append({"params": trainable_parameters(extra_modules), "lr": config.lr, "name": "extra"})
+    groups = [g for g in groups if g["params"]]
+    if not groups:
+        raise ValueError("nothing to train: every parameter is frozen")
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    return TrainState(config, model, optimizer, scheduler, scaler, torch.Generator().manual_seed(config.seed),
+                      extra_modules, patience_left=config.early_stop_patience)
+
+
 # --------------------------------------------------------------------------- helpers
+def _amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype of the forward pass: bfloat16 where the GPU has it, else float16; None (full
+    precision) off CUDA or with ``config.amp`` off."""
+    if not (config.amp and device.type == "cuda"):
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     def scale(step: int) -> float:
         if config.warmup_steps and step < config.warmup_steps:
@@ -163,17 +304,6 @@ def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
         progress = min(1.0, (step - config.warmup_steps) / span)
         return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
     return scale
-
-
-def _distributed() -> tuple[int, int]:
-    """(rank, world size), starting the process group under torchrun if needed."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend)
-    return dist.get_rank(), dist.get_world_size()
 
 
 def _cycle(loader: torch.utils.data.DataLoader, epoch: int, start: int) -> Iterator[tuple[int, int, Batch]]:
@@ -208,6 +338,66 @@ def _check_finite(loss: torch.Tensor, batch: Batch, what: str) -> None:
         )
 
 
+# --------------------------------------------------------------------------- one step
+def step_loss(net: nn.Module, batch: Batch, feats: torch.Tensor, *, blank: int, info: StepInfo,
+              extra_loss: ExtraLoss | None = None, target: Batch | None = None,
+              amp_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """The loss of one labelled micro-batch, with the extra loss when there is one.
+
+    Args:
+        net: the model (or its DistributedDataParallel wrapper).
+        batch: the labelled batch, on the model's device.
+        feats: its ``(B, T, F)`` features as the model sees them (after SpecAugment).
+        blank: the CTC blank id.
+        info: the current step, for ``extra_loss``.
+        extra_loss: the hook; with it the model also returns its encoder output.
+        target: a batch of extra data run together with ``batch`` (the hook's ``target``).
+        amp_dtype: the forward pass's autocast dtype, None for full precision.
+
+    Returns:
+        ``(total, ctc, logs)``: scalar losses and the hook's logs.
+
+    Raises:
+        FloatingPointError: the CTC or total loss is not finite (naming the batch's utterances).
+    """
+    with torch.autocast(feats.device.type, dtype=amp_dtype or torch.float16, enabled=amp_dtype is not None):
+        if extra_loss is not None:
+            if target is not None:
+                all_feats, all_lens = _concat(Batch(feats, batch.feat_lens, batch.tokens, batch.token_lens,
+                                                    batch.texts, batch.ids), target)
+            else:
+                all_feats, all_lens = feats, batch.feat_lens
+            log_probs, out_lens, enc = net(all_feats, all_lens, return_encoder=True)
+            log_probs, out_lens = log_probs[: batch.size], out_lens[: batch.size]
+            source_enc, target_enc = _split(enc, batch.size) if target is not None else (enc, None)
+            extra, logs = extra_loss(source_enc, target_enc, info)
+        else:
+            log_probs, out_lens = net(feats, batch.feat_lens)
+            extra, logs = None, {}
+    ctc = F.ctc_loss(log_probs.float().transpose(0, 1), batch.tokens, out_lens, batch.token_lens,
+                     blank=blank, reduction="mean", zero_infinity=False)
+    _check_finite(ctc, batch, "CTC")
+    loss = ctc if extra is None else ctc + extra.float()
+    _check_finite(loss, batch, "total")
+    return loss, ctc, logs
+
+
+def optimizer_step(state: TrainState, world_size: int = 1) -> None:
+    """Apply the accumulated gradients: average the extra modules' across processes, clip,
+    step the optimiser (through the AMP scaler), clear the gradients, advance the schedule."""
+    if state.extra_modules is not None and world_size > 1:
+        _allreduce_grads(state.extra_modules, world_size)
+    if state.config.grad_clip > 0:
+        state.scaler.unscale_(state.optimizer)
+        params = [p for g in state.optimizer.param_groups for p in g["params"]]
+        torch.nn.utils.clip_grad_norm_(params, state.config.grad_clip)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scheduler.step()
+    state.step += 1
+
+
 # --------------------------------------------------------------------------- fit
 def fit(
     model: CTCModel,
@@ -219,13 +409,13 @@ def fit(
     out_dir: str | os.PathLike | None = None,
     param_groups: Sequence[dict[str, Any]] | None = None,
     extra_loss: ExtraLoss | None = None,
-    regularizer: Callable[[CTCModel], torch.Tensor] | None = None,
     extra_data: SpeechDataset | None = None,
     extra_modules: nn.Module | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     resume: bool = True,
     meta: dict[str, Any] | None = None,
+    distributed: Distributed | None = None,
 ) -> History:
     """Train ``model`` with CTC on ``train``.
 
@@ -239,23 +429,26 @@ def fit(
             keeps everything in memory.
         param_groups: optimiser groups (e.g. :func:`layerwise_param_groups`); default: every
             trainable parameter at ``config.lr``.
-        extra_loss: an :class:`ExtraLoss` added to the CTC loss each step.
+        extra_loss: the extension hook, an :class:`ExtraLoss` added to the CTC loss each step
+            (domain alignment; a weight penalty such as L2-SP as a :class:`ParameterPenalty`).
         extra_data: data for ``extra_loss`` (unlabelled is fine), batched on its own.
         extra_modules: modules the extra loss trains (e.g. a domain discriminator).
-        regularizer: a penalty on the model's parameters added to the loss every step (e.g.
-            L2-SP, :func:`asrlab.finetune.l2sp_penalty`), logged as ``"reg"``.
         callbacks: functions ``(event, state)`` called on ``"step"``, ``"eval"`` and ``"epoch"``.
         progress: show a tqdm progress bar (notebook or terminal).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
         meta: extra metadata stored in ``model.pt``.
+        distributed: this process's place in a data-parallel job; None reads it from
+            ``torchrun``'s environment (:meth:`~asrlab.parallel.Distributed.from_env`), which
+            is a single process when there is no job.
 
     Returns:
         The :class:`History` of the run.
     """
-    rank, world = _distributed()
+    job = (distributed if distributed is not None else Distributed.from_env()).start()
+    rank, world = job.rank, job.world_size
     device = pick_device(config.device)
     if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        device = torch.device("cuda", job.local_rank)
     seed_everything(config.seed)
     model.to(device)
     if extra_modules is not None:
@@ -274,155 +467,80 @@ def fit(
     total_steps = config.max_steps or sum(math.ceil(batches_in(e) / config.grad_accum)
                                           for e in range(config.epochs))
 
-    if param_groups is None:
-        param_groups = [{"params": trainable_parameters(model), "lr": config.lr}]
-    groups = [dict(g) for g in param_groups]
-    if extra_modules is not None:
-        groups.append({"params": trainable_parameters(extra_modules), "lr": config.lr, "name": "extra"})
-    groups = [g for g in groups if g["params"]]
-    if not groups:
-        raise ValueError("nothing to train: every parameter is frozen")
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
-    use_amp = config.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    amp_dtype = _amp_dtype(config, device)
+    state = _new_state(model, config, param_groups, extra_modules, total_steps, amp_dtype)
     augment = SpecAugment(config.specaugment) if config.specaugment else None
-    aug_gen = torch.Generator().manual_seed(config.seed)
-
-    history = History()
-    epoch, batch_in_epoch, step = 0, 0, 0
-    extra_epoch, extra_batch = 0, 0
-    patience_left = config.early_stop_patience
-    best_state: dict[str, torch.Tensor] | None = None
     ckpt_file = out_path / CHECKPOINT_FILE if out_path else None
     if resume and ckpt_file is not None and ckpt_file.is_file():
-        state = torch.load(ckpt_file, map_location="cpu", weights_only=True)
-        if from_dict(TrainConfig, state["train_config"]) != config:
-            raise CheckpointError(
-                f"{ckpt_file} was written by a run with other training settings; use another out_dir "
-                "or delete the checkpoint to start over (resume=False)."
-            )
-        load_state(model, state["model"], str(ckpt_file))
-        if extra_modules is not None:
-            load_state(extra_modules, state["extra_modules"], str(ckpt_file))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"])
-        aug_gen.set_state(state["aug_rng"])
-        epoch, batch_in_epoch, step = state["epoch"], state["batch_in_epoch"], state["step"]
-        extra_epoch, extra_batch = state["extra_epoch"], state["extra_batch"]
-        patience_left = state["patience_left"]
-        best_state = state.get("best_model")
-        history = History.from_dict(state["history"])
-        history.resumed_from_step = step
+        state.load_state_dict(torch.load(ckpt_file, map_location="cpu", weights_only=True), str(ckpt_file))
+        state.history.resumed_from_step = state.step
+    history = state.history
 
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    extra_iter = _cycle(extra_loader, extra_epoch, extra_batch) if extra_loader is not None else None
+    extra_iter = _cycle(extra_loader, state.extra_epoch, state.extra_batch) if extra_loader is not None else None
 
     def save_checkpoint() -> None:
-        if ckpt_file is None or rank != 0:
-            return
-        atomic_torch_save({
-            "train_config": _jsonable(asdict(config)), "model": _cpu(model.state_dict()),
-            "extra_modules": _cpu(extra_modules.state_dict()) if extra_modules is not None else {},
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(), "rng": torch.get_rng_state(), "aug_rng": aug_gen.get_state(),
-            "epoch": epoch, "batch_in_epoch": batch_in_epoch, "step": step,
-            "extra_epoch": extra_epoch, "extra_batch": extra_batch, "patience_left": patience_left,
-            "best_model": best_state, "history": _jsonable(history.to_dict()),
-        }, ckpt_file)
+        if ckpt_file is not None and rank == 0:
+            atomic_torch_save(state.state_dict(), ckpt_file)
 
     def run_eval() -> bool:
         """Evaluate on dev; returns True when early stopping says stop."""
-        nonlocal best_state, patience_left
         if dev is None:
             return False
         with warnings.catch_warnings():
             # blank-only output is expected early on (CTC's blank-first plateau): warn on final evaluations only
             warnings.simplefilter("ignore", BlankOutputWarning)
             result = evaluate(model, dev, DataConfig(max_seconds=data.max_seconds, num_workers=0), device)
-        row = {"step": step, "epoch": epoch, "dev_wer": result.rates.wer, "dev_cer": result.rates.cer,
+        row = {"step": state.step, "epoch": state.epoch, "dev_wer": result.rates.wer, "dev_cer": result.rates.cer,
                "dev_loss": result.loss}
         history.evals.append(row)
         for cb in callbacks:
             cb("eval", {"row": row, "history": history})
         if history.best_dev_wer is None or result.rates.wer < history.best_dev_wer:
-            history.best_dev_wer, history.best_step = result.rates.wer, step
-            best_state = _cpu(model.state_dict())
-            patience_left = config.early_stop_patience
+            history.best_dev_wer, history.best_step = result.rates.wer, state.step
+            state.best_model = _cpu(model.state_dict())
+            state.patience_left = config.early_stop_patience
             return False
-        patience_left -= 1
-        return config.early_stop_patience > 0 and patience_left <= 0
+        state.patience_left -= 1
+        return config.early_stop_patience > 0 and state.patience_left <= 0
 
-    bar = tqdm(total=total_steps, initial=step, desc="train", unit="step",
+    bar = tqdm(total=total_steps, initial=state.step, desc="train", unit="step",
                disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
     start_time = time.perf_counter() - history.seconds
     model.train()
     if augment is not None:
         augment.train()
-    stop = step >= total_steps
+    stop = state.step >= total_steps
     micro = 0
     running: dict[str, float] = {}
-    while not stop and epoch < config.epochs:
-        epoch_size = batches_in(epoch)
-        train_loader.batch_sampler.set_epoch(epoch, batch_in_epoch)
+    while not stop and state.epoch < config.epochs:
+        epoch_size = batches_in(state.epoch)
+        train_loader.batch_sampler.set_epoch(state.epoch, state.batch_in_epoch)
         for batch in train_loader:
             batch = batch.to(device)
-            feats = augment(batch.feats, batch.feat_lens, aug_gen) if augment is not None else batch.feats
-            info = StepInfo(epoch, step, total_steps)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                if extra_loss is not None:
-                    target = None
-                    if extra_iter is not None:
-                        extra_epoch, extra_batch, target_batch = next(extra_iter)
-                        extra_batch += 1
-                        target_batch = target_batch.to(device)
-                        all_feats, all_lens = _concat(Batch(feats, batch.feat_lens, batch.tokens, batch.token_lens,
-                                                            batch.texts, batch.ids), target_batch)
-                    else:
-                        all_feats, all_lens = feats, batch.feat_lens
-                    log_probs, out_lens, enc = net(all_feats, all_lens, return_encoder=True)
-                    log_probs, out_lens = log_probs[: batch.size], out_lens[: batch.size]
-                    source_enc, target_enc = _split(enc, batch.size) if extra_iter is not None else (enc, None)
-                    extra, logs = extra_loss(source_enc, target_enc, info)
-                else:
-                    log_probs, out_lens = net(feats, batch.feat_lens)
-                    extra, logs = None, {}
-            ctc = F.ctc_loss(log_probs.float().transpose(0, 1), batch.tokens, out_lens, batch.token_lens,
-                             blank=train.vocab.blank, reduction="mean", zero_infinity=False)
-            _check_finite(ctc, batch, "CTC")
-            loss = ctc if extra is None else ctc + extra.float()
-            if regularizer is not None:
-                reg = regularizer(model)
-                logs = {**logs, "reg": float(reg.detach())}
-                loss = loss + reg
-            _check_finite(loss, batch, "total")
-            scaler.scale(loss / config.grad_accum).backward()
+            feats = augment(batch.feats, batch.feat_lens, state.aug_rng) if augment is not None else batch.feats
+            target = None
+            if extra_loss is not None and extra_iter is not None:
+                state.extra_epoch, state.extra_batch, target = next(extra_iter)
+                state.extra_batch += 1
+                target = target.to(device)
+            loss, ctc, logs = step_loss(net, batch, feats, blank=train.vocab.blank,
+                                        info=StepInfo(state.epoch, state.step, total_steps),
+                                        extra_loss=extra_loss, target=target, amp_dtype=amp_dtype)
+            state.scaler.scale(loss / config.grad_accum).backward()
             micro += 1
-            batch_in_epoch += 1
+            state.batch_in_epoch += 1
             history.audio_seconds += audio_seconds(batch, train.features) * world
             for key, value in {"loss": loss.item(), "ctc": ctc.item(), **logs}.items():
                 running[key] = running.get(key, 0.0) + float(value)
-            last_of_epoch = batch_in_epoch >= epoch_size
+            last_of_epoch = state.batch_in_epoch >= epoch_size
             if micro % config.grad_accum and not last_of_epoch:
                 continue
-            if extra_modules is not None and world > 1:
-                _allreduce_grads(extra_modules, world)
-            if config.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                params = [p for g in optimizer.param_groups for p in g["params"]]
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            step += 1
+            optimizer_step(state, world)
             row = {k: v / micro for k, v in running.items()}
-            row.update(step=step, epoch=epoch, lr=optimizer.param_groups[0]["lr"])
+            row.update(step=state.step, epoch=state.epoch, lr=state.optimizer.param_groups[0]["lr"])
             history.steps.append(row)
             running, micro = {}, 0
             history.seconds = time.perf_counter() - start_time
@@ -430,31 +548,31 @@ def fit(
             bar.set_postfix(loss=f"{row['loss']:.3f}", refresh=False)
             for cb in callbacks:
                 cb("step", {"row": row, "history": history, "model": model})
-            stop = step >= total_steps
-            if config.eval_every and step % config.eval_every == 0:
+            stop = state.step >= total_steps
+            if config.eval_every and state.step % config.eval_every == 0:
                 stop = run_eval() or stop
-                history.stopped_early = history.stopped_early or (stop and step < total_steps)
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                history.stopped_early = history.stopped_early or (stop and state.step < total_steps)
+            if config.checkpoint_every and state.step % config.checkpoint_every == 0:
                 save_checkpoint()
             if stop:
                 break
-        if batch_in_epoch >= epoch_size:
-            epoch, batch_in_epoch = epoch + 1, 0
+        if state.batch_in_epoch >= epoch_size:
+            state.epoch, state.batch_in_epoch = state.epoch + 1, 0
             if not config.eval_every:
                 early = run_eval()
-                history.stopped_early = history.stopped_early or (early and epoch < config.epochs)
+                history.stopped_early = history.stopped_early or (early and state.epoch < config.epochs)
                 stop = stop or early
             for cb in callbacks:
-                cb("epoch", {"epoch": epoch, "history": history})
+                cb("epoch", {"epoch": state.epoch, "history": history})
             if not config.checkpoint_every or stop:
                 save_checkpoint()
     bar.close()
     history.seconds = time.perf_counter() - start_time
     save_checkpoint()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if state.best_model is not None:
+        model.load_state_dict(state.best_model)
     if out_path is not None and rank == 0:
-        run_meta = {"train_config": _jsonable(asdict(config)), "steps": step,
+        run_meta = {"train_config": _jsonable(asdict(config)), "steps": state.step,
                     "best_dev_wer": history.best_dev_wer, "seconds": history.seconds, **(meta or {})}
         save_model(out_path / "model.pt", model, train.features, train.vocab, run_meta)
     return history
@@ -480,5 +598,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = ["CHECKPOINT_FILE", "ExtraLoss", "History", "StepInfo", "fit", "freeze", "unfreeze",
-           "layerwise_param_groups", "train_top_k", "trainable_parameters"]
+__all__ = ["CHECKPOINT_FILE", "Distributed", "ExtraLoss", "History", "ParameterPenalty", "StepInfo", "TrainState",
+           "fit", "freeze", "layerwise_param_groups", "optimizer_step", "step_loss", "train_top_k",
+           "trainable_parameters", "unfreeze"]

@@ -57,3 +57,45 @@ def test_errors_are_reported_without_a_traceback(tmp_path: Path, capsys) -> None
     assert main(["eval", "--model", str(tmp_path / "nope"), "--manifest", str(tmp_path / "x.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "asrlab: error:" in err and "nope" in err
+
+
+def _choices(*command: str) -> dict[str, tuple]:
+    """``{option: choices}`` of one (sub)command of the parser."""
+    import argparse
+
+    from asrlab.cli import build_parser
+
+    parser = build_parser()
+    for name in command:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return {(a.option_strings or [a.dest])[-1]: tuple(a.choices) for a in parser._actions if a.choices is not None}
+
+
+def test_each_commands_choices_are_the_librarys_constants() -> None:
+    from asrlab.adapt.selection import RULES
+    from asrlab.adapt.training import METHODS
+    from asrlab.corpus.domains import SIZE_NAMES
+    from asrlab.finetune import REGIMES
+    from asrlab.recipes import PRESETS
+    from asrlab.utils import COURSE_SIZES
+
+    assert _choices("finetune")["--regime"] == REGIMES
+    adapt = _choices("adapt")
+    assert adapt["--method"] == METHODS and adapt["--select"] == tuple(RULES)
+    assert adapt["--pooling"] == ("frames", "utterance")
+    assert _choices("corpus", "build")["--size"] == SIZE_NAMES
+    assert _choices("notebooks", "run")["--size"] == COURSE_SIZES      # a notebook runs at a corpus size
+    assert _choices("train")["--preset"] == tuple(PRESETS)
+    assert _choices("lm", "build")["--smoothing"] == ("kn", "wb")
+
+
+def test_building_the_parser_imports_no_torch() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from asrlab.cli import build_parser; build_parser(); "
+            "assert not {'torch', 'scipy'} & set(sys.modules), 'asrlab --help would import torch or scipy'")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}   # this checkout's asrlab
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0

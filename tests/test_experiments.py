@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asrlab import plot
-from asrlab.config import FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import FeatureConfig, ModelConfig, RegimeConfig, TrainConfig
 from asrlab.experiments import (compare_regimes, epochs_for_budget, learning_curve, rows_for_plot, subset_dataset,
                                 take_minutes)
 from asrlab.manifest import Utterance, read_manifest
@@ -74,3 +74,26 @@ def test_plots_refuse_empty_rows():
         plot.regime_bars([])
     with pytest.raises(ValueError):
         plot.learning_curves([])
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::asrlab.errors.BlankOutputWarning")
+def test_learning_curve_and_compare_regimes_honour_regime_settings(tiny_pretrained):
+    """A RegimeConfig (or the settings as keywords) reaches every run; learning_curve used to drop them."""
+    init, data = tiny_pretrained
+    config = TrainConfig(lr=3e-3, warmup_steps=0, specaugment=None, seed=0, device="cpu")
+    minutes = [sum(u.duration for u in data.utterances) / 60]
+    head = sum(p.numel() for p in init.model.head.parameters())
+    top1 = head + sum(p.numel() for p in init.model.encoder.blocks[-1].parameters())
+    curve = learning_curve(init, [RegimeConfig("top-k", top_k=0), RegimeConfig("top-k", top_k=1)], data, minutes,
+                           None, data, data, config, budget_seconds=2.0)
+    assert [r.regime for r in curve] == ["top-k", "top-k"]
+    assert [r.trainable_parameters for r in curve] == [head, top1]
+    by_keyword = learning_curve(init, ["top-k"], data, minutes, None, data, data, config, budget_seconds=2.0, k=0)
+    assert by_keyword[0].trainable_parameters == head
+    rows = compare_regimes(init, [RegimeConfig("top-k", top_k=1)], data, None, data, data, config,
+                           budget_seconds=2.0)
+    assert rows[1].regime == "top-k" and rows[1].trainable_parameters == top1
+    rows = compare_regimes(init, [RegimeConfig("top-k", top_k=1)], data, None, data, data, config,
+                           budget_seconds=2.0, k=0)                 # a keyword replaces the config's setting
+    assert rows[1].trainable_parameters == head

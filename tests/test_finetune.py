@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from asrlab.cli import main
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import DataConfig, FeatureConfig, ModelConfig, RegimeConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.finetune import finetune, l2sp_penalty, prepare
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model, save_model
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.text import CharVocabulary
+from asrlab.train import ParameterPenalty
 
 CONFIG = TrainConfig(epochs=2, lr=5e-3, warmup_steps=0, specaugment=None, seed=0)
 DATA = DataConfig(num_workers=0, max_batch_size=4)
@@ -92,6 +93,18 @@ def test_l2sp_keeps_the_encoder_closer_to_its_start_than_plain_fine_tuning(setup
     anchored = finetune(init, data, "l2sp", CONFIG, data=DATA, l2sp_alpha=50.0)
     assert drift(anchored) < 0.7 * drift(plain)
     assert "reg" in anchored.history.steps[-1]
+
+
+def test_a_regime_config_carries_the_settings_the_keywords_gave(setup) -> None:
+    init, _ = setup
+    trainable = lambda model: {n for n, p in model.named_parameters() if p.requires_grad}  # noqa: E731
+    by_config, _, _ = prepare(init.model, RegimeConfig("top-k", top_k=1))
+    by_keyword, _, _ = prepare(init.model, "top-k", k=1)
+    assert trainable(by_config) == trainable(by_keyword) != trainable(prepare(init.model, "top-k")[0])
+    _, groups, _ = prepare(init.model, RegimeConfig("layerwise", layer_decay=0.25), lr=1.0)
+    assert [g["lr"] for g in groups][:3] == [1.0, 0.25, 0.0625]
+    model, groups, penalty = prepare(init.model, RegimeConfig("l2sp", l2sp_alpha=3.0))
+    assert groups is None and isinstance(penalty, ParameterPenalty) and penalty.model is model
 
 
 def test_unknown_regime_is_rejected(setup) -> None:

@@ -1,5 +1,7 @@
-"""The training engine: overfitting, determinism, resume, accumulation, clipping, early stopping,
-freezing, NaN guards, the extra-loss hook and DistributedDataParallel on the CPU."""
+"""The training engine: overfitting, determinism, resume (also from checkpoints in the format of
+earlier versions), the training state, accumulation, clipping, early stopping, freezing, NaN
+guards, the extra-loss hook (and weight penalties through it), the data-parallel setup and
+DistributedDataParallel on the CPU."""
 from __future__ import annotations
 
 import os
@@ -25,8 +27,9 @@ from asrlab.features import FeatureCache
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model, load_model
 from asrlab.text import CharVocabulary
-from asrlab.train import (CHECKPOINT_FILE, History, StepInfo, _lr_lambda, fit, layerwise_param_groups,
-                          train_top_k)
+from asrlab.parallel import Distributed
+from asrlab.train import (CHECKPOINT_FILE, History, ParameterPenalty, StepInfo, TrainState, _lr_lambda, fit,
+                          layerwise_param_groups, train_top_k)
 
 REPO = Path(__file__).resolve().parent.parent
 VOCAB = CharVocabulary()
@@ -160,6 +163,67 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(train_ds, tmp_path):
     with pytest.raises(CheckpointError, match="other training settings"):
         fit(tiny_model(), train_ds, replace(config, lr=1e-3), data=DATA, out_dir=tmp_path / "run",
             progress=False)
+
+
+#: The keys of the checkpoint dict that fit() wrote by hand before TrainState (asrlab up to 72ed495).
+OLD_CHECKPOINT_KEYS = {"train_config", "model", "extra_modules", "optimizer", "scheduler", "scaler", "rng", "aug_rng",
+                       "epoch", "batch_in_epoch", "step", "extra_epoch", "extra_batch", "patience_left", "best_model",
+                       "history"}
+
+
+def test_a_checkpoint_in_the_format_of_earlier_versions_resumes(train_ds, tmp_path):
+    config = replace(QUICK, epochs=2, checkpoint_every=1, seed=3, early_stop_patience=5)
+    full_model = tiny_model()
+    full = fit(full_model, train_ds, config, data=DATA, dev=train_ds, progress=False)
+    with pytest.raises(Killed):
+        fit(tiny_model(), train_ds, config, data=DATA, dev=train_ds, out_dir=tmp_path, progress=False,
+            callbacks=[kill_at(6)])
+    written = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    assert set(written) == OLD_CHECKPOINT_KEYS                        # the format is the old one
+    # the dict as the old fit() built it, key by key, from plain values; saved with plain torch.save
+    old = {
+        "train_config": {"epochs": 2, "lr": 3e-3, "weight_decay": 1e-2, "warmup_steps": 2, "scheduler": "cosine",
+                         "grad_accum": 1, "grad_clip": 5.0, "amp": False, "seed": 3, "eval_every": 0,
+                         "checkpoint_every": 1, "early_stop_patience": 5, "max_steps": 0,
+                         "specaugment": {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 10,
+                                         "max_time_fraction": 0.2, "freq_warp": 0.0},
+                         "device": "cpu"},
+        "model": dict(written["model"]), "extra_modules": {}, "optimizer": written["optimizer"],
+        "scheduler": written["scheduler"], "scaler": written["scaler"], "rng": written["rng"],
+        "aug_rng": written["aug_rng"], "epoch": 1, "batch_in_epoch": 1, "step": 5, "extra_epoch": 0,
+        "extra_batch": 0, "patience_left": written["patience_left"], "best_model": written["best_model"],
+        "history": {"steps": written["history"]["steps"], "evals": written["history"]["evals"],
+                    "best_dev_wer": written["history"]["best_dev_wer"], "best_step": 4, "stopped_early": False,
+                    "seconds": 1.0, "audio_seconds": written["history"]["audio_seconds"],
+                    "resumed_from_step": None},
+    }
+    assert {k: v for k, v in written.items() if not isinstance(v, (dict, torch.Tensor))} == \
+        {k: v for k, v in old.items() if not isinstance(v, (dict, torch.Tensor))}
+    torch.save(old, tmp_path / CHECKPOINT_FILE)
+    resumed_model = tiny_model(seed=9)
+    resumed = fit(resumed_model, train_ds, config, data=DATA, dev=train_ds, out_dir=tmp_path, progress=False)
+    assert resumed.resumed_from_step == 5
+    assert resumed.steps == full.steps and resumed.evals == full.evals
+    assert_same_state(state_of(resumed_model), state_of(full_model))
+
+
+def test_train_state_round_trips_through_its_state_dict(train_ds, tmp_path):
+    config = replace(QUICK, max_steps=3, checkpoint_every=1)
+    fit(tiny_model(), train_ds, config, data=DATA, out_dir=tmp_path, progress=False)
+    saved = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    model = tiny_model(seed=4)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    state = TrainState(config, model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=False),
+                       torch.Generator())
+    state.load_state_dict(saved, "saved")
+    assert (state.step, state.epoch, len(state.history.steps)) == (3, 0, 3)
+    assert_same_state(state_of(model), saved["model"])
+    again = state.state_dict()
+    assert set(again) == OLD_CHECKPOINT_KEYS
+    assert again["history"] == saved["history"] and torch.equal(again["aug_rng"], saved["aug_rng"])
+    with pytest.raises(CheckpointError, match="saved was written by a run with other training settings"):
+        replace(state, config=replace(config, lr=1.0)).load_state_dict(saved, "saved")
 
 
 def test_checkpoint_and_model_files_load_with_weights_only(train_ds, tmp_path):
@@ -376,6 +440,32 @@ def test_extra_loss_without_extra_data_gets_no_target(train_ds):
 
     fit(tiny_model(), train_ds, replace(QUICK, max_steps=2), data=DATA, extra_loss=hook, progress=False)
     assert seen == [None, None]
+
+
+def test_a_weight_penalty_goes_through_the_same_hook(train_ds):
+    model = tiny_model()
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def pull_back(m):
+        return sum((p - start[n]).pow(2).sum() for n, p in m.named_parameters())
+
+    history = fit(model, train_ds, replace(QUICK, max_steps=3), data=DATA, progress=False,
+                  extra_loss=ParameterPenalty(pull_back, model, name="pull"))
+    assert history.column("pull")[0] == 0.0 and history.column("pull")[-1] > 0.0
+    assert all(r["loss"] == pytest.approx(r["ctc"] + r["pull"]) for r in history.steps)
+
+
+def test_distributed_setup_is_read_from_the_environment_only_when_not_given(train_ds, monkeypatch):
+    assert Distributed.from_env({}) == Distributed() and not Distributed().enabled
+    job = Distributed.from_env({"WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "0"})
+    assert (job.rank, job.world_size, job.local_rank, job.enabled) == (2, 4, 0, True)
+    with pytest.raises(ValueError, match="rank 2 of world size 2"):
+        Distributed(rank=2, world_size=2)
+    assert Distributed().start() == Distributed()
+    monkeypatch.setenv("WORLD_SIZE", "2")            # a stale torchrun environment, and no group to join
+    history = fit(tiny_model(), train_ds, replace(QUICK, max_steps=2), data=DATA, progress=False,
+                  distributed=Distributed())
+    assert len(history.steps) == 2
 
 
 def test_nothing_to_train_is_an_error(train_ds):

@@ -7,16 +7,12 @@ can therefore never change a logit, a loss or an accuracy.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
+from asrlab.config import POOLINGS, Pooling
 from asrlab.models.base import EncoderOutput
 from asrlab.utils import lengths_to_mask, masked_mean
-
-Pooling = Literal["frames", "utterance"]
-POOLINGS: tuple[str, ...] = ("frames", "utterance")
 
 
 def encoder_layer(out: EncoderOutput, layer: int = -1) -> torch.Tensor:

@@ -13,12 +13,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from asrlab.adapt.grl import reverse_gradient
-
-#: Kernel widths relative to the median heuristic (a factor of 16 from the narrowest to the widest).
-#: Functions take it as the default of their ``multipliers`` argument when they are defined, so
-#: assigning another tuple here later changes nothing: pass ``multipliers=`` instead
-#: (:func:`gaussian_mmd`, ``AlignmentConfig(multipliers=...)``, ``toy.train_toy(..., multipliers=...)``).
-DEFAULT_MULTIPLIERS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+# DEFAULT_MULTIPLIERS: kernel widths relative to the median heuristic, defined with AlignmentConfig.
+# Functions take it as the default of their ``multipliers`` argument when they are defined, so
+# assigning another tuple to it later changes nothing: pass ``multipliers=`` instead.
+from asrlab.config import DEFAULT_MULTIPLIERS
 
 
 def _rows(name: str, x: torch.Tensor, at_least: int = 1) -> torch.Tensor:

@@ -26,15 +26,15 @@ import torch.nn.functional as F
 
 from asrlab.adapt.diagnostics import model_outputs
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
-from asrlab.config import DataConfig
+from asrlab.config import SELECTION_RULES, DataConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.decode import greedy_decode
 from asrlab.metrics import error_rates
 from asrlab.models.base import CTCModel
 from asrlab.utils import lengths_to_mask
 
-#: Selection rule -> the score it minimises.
-RULES: dict[str, str] = {"source-dev": "source_dev_wer", "entropy": "target_entropy", "iw": "iw_risk"}
+#: Selection rule -> the score it minimises (defined in asrlab.config, where the CLI reads the rules).
+RULES: dict[str, str] = SELECTION_RULES
 
 
 # --------------------------------------------------------------------------- pure pieces

@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from asrlab.adapt.diagnostics import domain_accuracy
-from asrlab.adapt.discriminator import POOLINGS, DomainDiscriminator, Pooling, domain_inputs, encoder_layer
-from asrlab.adapt.grl import dann_coefficient
-from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, coral, dann_loss, domain_bce, gaussian_mmd
+from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encoder_layer
+from asrlab.adapt.losses import coral, dann_loss, domain_bce, gaussian_mmd
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
-from asrlab.config import DataConfig, FeatureConfig, TrainConfig
+from asrlab.config import (ALIGNMENT_METHODS, DANN_SCHEDULES, AlignmentConfig, AlignmentMethod, DataConfig,
+                           FeatureConfig, TrainConfig)
 from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.errors import CheckpointError
 from asrlab.files import finite_json, save_json
@@ -40,9 +39,10 @@ from asrlab.models.resolve import resolve_ctc_model
 from asrlab.train import CHECKPOINT_FILE, History, StepInfo, fit
 from asrlab.utils import pick_device
 
-Method = Literal["mmd", "coral", "dann"]
-METHODS: tuple[str, ...] = ("mmd", "coral", "dann")
-SCHEDULES: tuple[str, ...] = ("ramp", "constant")
+# AlignmentConfig and its choices live in asrlab.config; their old names here keep working.
+Method = AlignmentMethod
+METHODS: tuple[str, ...] = ALIGNMENT_METHODS
+SCHEDULES: tuple[str, ...] = DANN_SCHEDULES
 #: Weights tried when none is given. The losses live on very different scales: between the source
 #: and the noisy or telephone domains, asrlab-source's encoder frames give an MMD of ~1e-2 and a
 #: CORAL loss of ~5e-4, while the domain cross-entropy starts near 0.7 and CTC near 1.
@@ -51,67 +51,6 @@ DEFAULT_WEIGHTS: dict[str, tuple[float, ...]] = {"mmd": (1.0, 10.0), "coral": (1
 DEFAULT_LAYERS: tuple[int, ...] = (-1, -2)
 ADAPT_FILE = "adapt.json"
 ALIGNMENT_FILE = "alignment.json"
-
-
-# --------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class AlignmentConfig:
-    """What to align and how hard.
-
-    Attributes:
-        method: ``"mmd"`` (multi-kernel Gaussian MMD), ``"coral"`` (deep CORAL) or ``"dann"``
-            (a domain discriminator behind gradient reversal).
-        weight: lambda in ``CTC + lambda * alignment``.
-        layer: which entry of ``EncoderOutput.layers`` to align (input projection first);
-            -1 is the last encoder layer, the one the CTC head reads.
-        pooling: ``"frames"`` aligns valid frames, ``"utterance"`` aligns utterance means.
-        schedule: DANN's reversal coefficient: ``"ramp"`` (``2 / (1 + exp(-gamma p)) - 1`` over
-            training progress p) or ``"constant"`` (1).
-        gamma: steepness of the ramp.
-        max_frames: MMD compares at most this many random rows per domain and step (its cost
-            grows with the square of the rows).
-        multipliers: MMD kernel widths relative to the median heuristic.
-        unbiased: the unbiased MMD estimator instead of the biased one.
-        disc_hidden, disc_layers, disc_dropout: the discriminator MLP.
-        monitor: for MMD and CORAL, also train a discriminator on detached features (it never
-            changes the encoder) to log how separable the domains are.
-    """
-
-    method: Method = "mmd"
-    weight: float = 1.0
-    layer: int = -1
-    pooling: Pooling = "frames"
-    schedule: Literal["ramp", "constant"] = "ramp"
-    gamma: float = 10.0
-    max_frames: int = 512
-    multipliers: tuple[float, ...] = DEFAULT_MULTIPLIERS
-    unbiased: bool = False
-    disc_hidden: int = 256
-    disc_layers: int = 2
-    disc_dropout: float = 0.1
-    monitor: bool = True
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}")
-        if not math.isfinite(self.weight) or self.weight < 0:
-            raise ValueError(f"weight (lambda) must be a finite number >= 0, got {self.weight}")
-        if self.max_frames < 2:
-            raise ValueError(f"max_frames must be at least 2, got {self.max_frames}")
-        if not self.multipliers or any(m <= 0 for m in self.multipliers):
-            raise ValueError(f"multipliers must be positive, got {self.multipliers}")
-
-    def coefficient(self, progress: float) -> float:
-        """The gradient-reversal coefficient at ``progress`` (fraction of training done)."""
-        return dann_coefficient(progress, self.gamma) if self.schedule == "ramp" else 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (tuples as lists), for checkpoints and JSON."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 # --------------------------------------------------------------------------- the extra loss

@@ -12,6 +12,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
+from asrlab.config import CORPUS_SIZES
 from asrlab.corpus.espeak import EspeakVoice
 from asrlab.corpus.flite import FliteVoiceSpec
 from asrlab.corpus.piper import PiperVoiceSpec
@@ -22,7 +23,7 @@ SPLITS = ("train", "unlabelled", "dev", "test")
 BUILD_ORDER = ("test", "dev", "unlabelled", "train")
 SizeName = Literal["smoke", "lab", "full"]
 #: Corpus sizes, smallest first: smoke for CI, lab for a learner (built in minutes), full for the README.
-SIZE_NAMES: tuple[str, ...] = ("smoke", "lab", "full")
+SIZE_NAMES: tuple[str, ...] = CORPUS_SIZES
 
 
 @dataclass(frozen=True)
