@@ -25,10 +25,10 @@ def replace_section(text: str, name: str, content: str) -> str:
     Raises:
         KeyError: the README has no such section.
     """
-    pattern = re.compile(rf"(<!-- asrlab:{re.escape(name)} -->\n).*?(\n<!-- /asrlab:{re.escape(name)} -->)", re.S)
+    pattern = re.compile(rf"(<!-- asrlab:{re.escape(name)} -->\n)(?:.*?\n)?(<!-- /asrlab:{re.escape(name)} -->)", re.S)
     if not pattern.search(text):
         raise KeyError(f"no generated section {name!r} in the README")
-    return pattern.sub(lambda m: m.group(1) + content.strip("\n") + m.group(2), text, count=1)
+    return pattern.sub(lambda m: m.group(1) + content.strip("\n") + "\n" + m.group(2), text, count=1)
 
 
 def render_bench(data: dict[str, Any]) -> str:

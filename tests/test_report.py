@@ -125,3 +125,12 @@ def test_lab_runs_carry_each_notebooks_headline_into_the_course_table(tmp_path: 
     text = render_notebook_runs(data, "lab")
     assert "| 02_fine_tuning | 7.0 |" in text and text.splitlines()[2].endswith("| - |")
     assert "accent WER 55% -> 47% |" in text and "`asrlab notebooks run --size lab`" in text
+
+
+def test_an_empty_generated_section_is_filled_and_refilled() -> None:
+    text = "# t\n<!-- asrlab:x -->\n<!-- /asrlab:x -->\nafter\n"
+    once = replace_section(text, "x", "| a |\n")
+    assert once == "# t\n<!-- asrlab:x -->\n| a |\n<!-- /asrlab:x -->\nafter\n"
+    assert replace_section(once, "x", "| b |") == "# t\n<!-- asrlab:x -->\n| b |\n<!-- /asrlab:x -->\nafter\n"
+    with pytest.raises(KeyError, match="'y'"):
+        replace_section(text, "y", "z")
