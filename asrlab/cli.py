@@ -135,7 +135,7 @@ def register_train(commands: Commands) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from asrlab.pretrain import pretrain
+    from asrlab.source_training import pretrain
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
@@ -391,7 +391,7 @@ def register_lm_interpolate(lm: Commands) -> None:
 
 
 def _lm_tune(args: argparse.Namespace) -> int:
-    from asrlab.lm.tune import tune_decoder
+    from asrlab.decoding.tune import tune_decoder
     from asrlab.files import save_json
 
     result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,

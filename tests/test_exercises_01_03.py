@@ -28,13 +28,14 @@ import torch
 
 from asrlab import analysis, probes
 from asrlab.audio import load_audio
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import DataConfig, FeatureConfig, ModelConfig, ProbeConfig, TrainConfig
 from asrlab.corpus.build import build_corpus, build_shift
 from asrlab.corpus.domains import DOMAINS, SOURCE_ACCENTS, accent_name
 from asrlab.corpus.shifts import AddNoise, Compose, Telephone
 from asrlab.datasets import SpeechDataset
 from asrlab.evaluate import evaluate
 from asrlab.finetune import finetune
+from asrlab.layers import LayerCache, LayerFeatures, extract_layers, model_key, pool_layers
 from asrlab.manifest import Utterance, read_manifest
 from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel
@@ -67,9 +68,9 @@ def tiny_model():
     return build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4, dropout=0.0)).eval()
 
 
-def layers_of(model, utterances) -> probes.LayerFeatures:
-    cache = probes.LayerCache(None, probes.model_key(model, FeatureConfig(), "tiny"))
-    return probes.extract_layers(model, utterances, FeatureConfig(), cache)
+def layers_of(model, utterances) -> LayerFeatures:
+    cache = LayerCache(None, model_key(model, FeatureConfig(), "tiny"))
+    return extract_layers(model, utterances, FeatureConfig(), cache)
 
 
 # --------------------------------------------------------------------------- notebook 01
@@ -163,7 +164,7 @@ def test_03_exercise_2_top_k_trains_fewer_parameters(tiny_model, tiny_manifest: 
 def test_03_exercise_3_a_longer_budget_trains_longer(tiny_model, tiny_manifest: Path) -> None:
     """PROBE_EPOCHS = 30: the probes of sections 3 and 4 (probes.fit_probe) train for more steps."""
     feats = layers_of(tiny_model, read_manifest(tiny_manifest))
-    short = probes.ProbeConfig(epochs=2, max_frames=2000, seed=SEED)
+    short = ProbeConfig(epochs=2, max_frames=2000, seed=SEED)
     runs = {epochs: probes.fit_probe(feats, -1, replace(short, epochs=epochs), evaluate={"dev": feats})
             for epochs in (2, 6)}
     assert runs[6].history.steps == 3 * runs[2].history.steps
@@ -172,9 +173,9 @@ def test_03_exercise_3_a_longer_budget_trains_longer(tiny_model, tiny_manifest: 
 
 
 def test_03_exercise_4_statistics_pooling(tiny_model, accented) -> None:
-    """probes.pool_layers(f.layers, std=True) in place of the mean, then the same classifier."""
+    """pool_layers(f.layers, std=True) in place of the mean, then the same classifier."""
     feats = layers_of(tiny_model, accented)
-    mean, stats = probes.pool_layers(feats.layers), probes.pool_layers(feats.layers, std=True)
+    mean, stats = pool_layers(feats.layers), pool_layers(feats.layers, std=True)
     n, layers, dim = mean.shape
     assert stats.shape == (n, layers, 2 * dim) and np.array_equal(stats[..., :dim], mean)
     assert (stats[..., dim:] > 0).any()
@@ -187,7 +188,7 @@ def test_03_exercise_5_voices_instead_of_accents(tiny_model, accented) -> None:
     """train_test_split(pooled, [u.speaker ...], test_size=0.5, random_state=SEED), then probes.classify."""
     from sklearn.model_selection import train_test_split
 
-    pooled = probes.pool_layers(layers_of(tiny_model, accented).layers)[:, -1]
+    pooled = pool_layers(layers_of(tiny_model, accented).layers)[:, -1]
     speakers = [u.speaker for u in accented]
     x_a, x_b, y_a, y_b = train_test_split(pooled, speakers, test_size=0.5, random_state=SEED)
     voice = probes.classify(x_a, y_a, x_b, y_b, seed=SEED)

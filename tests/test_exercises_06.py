@@ -33,7 +33,7 @@ from asrlab.decoding import FlashlightDecoder, PrefixBeamDecoder, flashlight_ava
 from asrlab.decoding.plots import sweep_figure
 from asrlab.error_analysis import confusion_comparison
 from asrlab.lm import build_lm
-from asrlab.lm.tune import grid_search
+from asrlab.decoding.tune import grid_search
 from asrlab.text import CharVocabulary
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ second, both for decoding alone and end to end (acoustic model + decoding).
 
 Language models follow one rule: the target-domain LM is built from the target domain's
 *train/unlabelled* manifest texts, its interpolation weight is chosen on *dev* text, and decoder
-weights are tuned on *dev* audio (:func:`asrlab.lm.tune.grid_search`); test data only scores.
+weights are tuned on *dev* audio (:func:`asrlab.decoding.tune.grid_search`); test data only scores.
 
 A few measures explain what the comparisons show: how peaked the CTC posteriors are
 (:func:`posterior_peaks`: why a beam alone changes little), how many transcripts a decoder
