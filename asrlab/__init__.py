@@ -19,9 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "audio", "config", "corpus", "datasets", "features", "layers", "manifest", "metrics",
-    "models", "text", "train", "utils", "bench", "cli", "adapt", "experiments", "finetune", "parallel",
-    "plot", "analysis", "notebooks", "recipes", "report", "lm", "decoding", "files",
+    "audio", "config", "corpus", "datasets", "features", "layers", "manifest", "metrics", "models", "text", "train",
+    "utils", "bench", "cli", "adapt", "finetune", "parallel", "recipes", "lm", "decoding", "files", "course",
 )
 
 

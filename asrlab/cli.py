@@ -450,7 +450,7 @@ def register_bench(commands: Commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from asrlab.report import update_readme
+    from asrlab.course.report import update_readme
 
     written = update_readme(args.readme, args.results)
     print(f"updated sections: {', '.join(written) or 'none'}")
@@ -485,7 +485,7 @@ def _pretrained_table(args: argparse.Namespace) -> int:
         from asrlab.files import save_json
 
         save_json(args.save, table)
-    from asrlab.report import render_domain_gap
+    from asrlab.course.report import render_domain_gap
 
     print(render_domain_gap(table))
     return 0
@@ -510,7 +510,7 @@ def register_pretrained(commands: Commands) -> None:
 
 # --------------------------------------------------------------------------- notebooks
 def _notebooks_run(args: argparse.Namespace) -> int:
-    from asrlab.notebooks import record_runs, run_notebooks
+    from asrlab.course.runner import record_runs, run_notebooks
     from asrlab.utils import course_size
 
     size = "smoke" if args.smoke else (args.size or course_size())
@@ -529,7 +529,7 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 def _notebooks_stress(args: argparse.Namespace, size: str) -> int:
     import statistics
 
-    from asrlab.notebooks import stress_notebooks
+    from asrlab.course.runner import stress_notebooks
 
     def finished(name: str, run: int, outcome: str) -> None:
         print(f"{name} run {run}/{args.repeat}: {outcome}", flush=True)

@@ -9,7 +9,7 @@ audio file. :func:`length_batches` packs such items into batches of similar leng
 vector per utterance and layer.
 
 What is learned from them (CTC probes, accent identification) is notebook 03's:
-:mod:`asrlab.probes`.
+:mod:`asrlab.course.feature_extraction`.
 """
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from asrlab.decoding import (
     prefix_beam_search,
 )
 from asrlab.decoding import flashlight as fl
-from asrlab.lm import build_lm
 from asrlab.decoding.tune import grid_search
+from asrlab.lm import build_lm
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 

@@ -1,6 +1,6 @@
 """Each notebook's knobs cell, as committed, has the lesson's values: its `CHECK` flag is True in
 every size (smoke, lab, full), so the assertions about the lesson's effects run in CI and in the full runs,
-and stand down only when a learner changes a knob (asrlab.notebooks.lesson_check).
+and stand down only when a learner changes a knob (asrlab.course.runner.lesson_check).
 
 The setup and knobs cells run in a separate Python (an IPython shell, for the cells' magics), one
 per size: an IPython shell in the test process would replace `__main__` and break later tests

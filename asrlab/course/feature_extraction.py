@@ -35,7 +35,7 @@ __all__ = [
 
 #: Notebook 03's knobs, per corpus size, with the values its assertions about the lesson's
 #: effects (heads against full fine-tuning, layer probes, accent identification) were measured
-#: with: its knobs cell passes them to :func:`asrlab.notebooks.lesson_check`.
+#: with: its knobs cell passes them to :func:`asrlab.course.runner.lesson_check`.
 LESSON_KNOBS = {
     "smoke": {"SEED": 0, "DOMAIN": "accent", "ENCODERS": ("asrlab-source", "whisper-tiny.en-ctc"),
               "PROBE_EPOCHS": 20, "PROBE_LR": 3e-3, "BILSTM_HIDDEN": 64, "BILSTM_LR": 1e-2,
