@@ -11,4 +11,13 @@ The course imports the library (``asrlab.audio``, ``asrlab.models``, ``asrlab.tr
 ``asrlab.adapt``, ``asrlab.decoding``...), never the other way round: no library module imports
 ``asrlab.course``; only the command line (:mod:`asrlab.cli`) does, for ``asrlab notebooks run``
 and ``asrlab report``.
+
+A notebook's setup cell imports its chapter and runs ``COURSE = setup()`` (:func:`setup`): seeds,
+device, this course size's folders and a version line. Importing this package imports neither
+torch nor the chapters.
 """
+from __future__ import annotations
+
+from asrlab.course.setup import Course, setup
+
+__all__ = ["Course", "setup"]
