@@ -1,4 +1,4 @@
-"""Decoding studies (asrlab.course.decoding, .plots), error analysis and the error browser."""
+"""Decoding studies (asrlab.course.decoding, asrlab.course.decoding_plots), error analysis and the error browser."""
 from __future__ import annotations
 
 import json

@@ -173,7 +173,7 @@ def test_03_exercise_3_a_longer_budget_trains_longer(tiny_model, tiny_manifest: 
 
 
 def test_03_exercise_4_statistics_pooling(tiny_model, accented) -> None:
-    """pool_layers(f.layers, std=True) in place of the mean, then the same classifier."""
+    """layers.pool_layers(f.layers, std=True) in place of the mean, then the same classifier."""
     feats = layers_of(tiny_model, accented)
     mean, stats = pool_layers(feats.layers), pool_layers(feats.layers, std=True)
     n, layers, dim = mean.shape
