@@ -10,6 +10,9 @@ import pytest
 
 from asrlab.course import Course, setup
 
+# This process may have imported torch before asrlab (tests/conftest.py does): setup() then warns.
+pytestmark = pytest.mark.filterwarnings("ignore:torch was imported before asrlab:RuntimeWarning")
+
 
 @pytest.mark.parametrize("size", ["smoke", "lab", "full"])
 def test_setup_gives_the_size_its_folders(size: str, tmp_path: Path, monkeypatch, capsys) -> None:
