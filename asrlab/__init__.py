@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 # With 2 CPU cores, OpenMP threads that spin while waiting make torch 3-10x slower whenever any
@@ -14,14 +15,16 @@ from typing import Any
 # their price is 1.3-2x on a small GRU's many tiny matrix products when torch runs alone
 # (`asrlab bench` measures both), which single-threaded data-parallel processes
 # (asrlab.parallel) sidestep. Effective only if asrlab is imported before torch (the CLI and notebooks do).
+#: True when torch was loaded before asrlab and no OMP_WAIT_POLICY was set: the setting comes too
+#: late for this process (:func:`asrlab.course.setup` warns).
+OMP_SET_TOO_LATE = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "audio", "config", "corpus", "datasets", "decode", "features", "manifest", "metrics",
-    "models", "text", "train", "utils", "bench", "cli", "adapt", "experiments", "finetune", "parallel",
-    "plot", "analysis", "notebooks", "recipes", "report", "lm", "decoding", "files",
+    "audio", "config", "corpus", "datasets", "features", "layers", "manifest", "metrics", "models", "text", "train",
+    "utils", "bench", "cli", "adapt", "finetune", "parallel", "recipes", "lm", "decoding", "files", "course",
 )
 
 

@@ -135,7 +135,7 @@ def register_train(commands: Commands) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from asrlab.pretrain import pretrain
+    from asrlab.source_training import pretrain
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
@@ -391,7 +391,7 @@ def register_lm_interpolate(lm: Commands) -> None:
 
 
 def _lm_tune(args: argparse.Namespace) -> int:
-    from asrlab.lm.tune import tune_decoder
+    from asrlab.decoding.tune import tune_decoder
     from asrlab.files import save_json
 
     result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,
@@ -450,7 +450,7 @@ def register_bench(commands: Commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from asrlab.report import update_readme
+    from asrlab.course.report import update_readme
 
     written = update_readme(args.readme, args.results)
     print(f"updated sections: {', '.join(written) or 'none'}")
@@ -485,7 +485,7 @@ def _pretrained_table(args: argparse.Namespace) -> int:
         from asrlab.files import save_json
 
         save_json(args.save, table)
-    from asrlab.report import render_domain_gap
+    from asrlab.course.report import render_domain_gap
 
     print(render_domain_gap(table))
     return 0
@@ -510,7 +510,7 @@ def register_pretrained(commands: Commands) -> None:
 
 # --------------------------------------------------------------------------- notebooks
 def _notebooks_run(args: argparse.Namespace) -> int:
-    from asrlab.notebooks import record_runs, run_notebooks
+    from asrlab.course.runner import record_runs, run_notebooks
     from asrlab.utils import course_size
 
     size = "smoke" if args.smoke else (args.size or course_size())
@@ -529,7 +529,7 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 def _notebooks_stress(args: argparse.Namespace, size: str) -> int:
     import statistics
 
-    from asrlab.notebooks import stress_notebooks
+    from asrlab.course.runner import stress_notebooks
 
     def finished(name: str, run: int, outcome: str) -> None:
         print(f"{name} run {run}/{args.repeat}: {outcome}", flush=True)

@@ -323,7 +323,7 @@ class AlignmentConfig:
 # --------------------------------------------------------------------------- probes
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Training of a head on cached features (:func:`asrlab.probes.train_probe`).
+    """Training of a head on cached features (:func:`asrlab.course.feature_extraction.train_probe`).
 
     Attributes:
         epochs: passes over the training utterances.

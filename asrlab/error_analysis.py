@@ -1,7 +1,7 @@
 """Word-level error analysis: alignments as data and as HTML, and the most frequent confusions.
 
 Everything here is pure (strings in, strings or counts out), so the notebooks' interactive views
-(:mod:`asrlab.widgets`) stay thin and the logic is tested on its own.
+(:mod:`asrlab.course.widgets`) stay thin and the logic is tested on its own.
 
 >>> [p.op for p in align_words("the cat sat", "the bat sat down")]
 ['equal', 'substitute', 'equal', 'insert']

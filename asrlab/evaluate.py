@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from asrlab.audio import SAMPLE_RATE, load_audio
 from asrlab.config import DataConfig, FeatureConfig
 from asrlab.datasets import SpeechDataset, audio_seconds, make_loader, model_dataset
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import BlankOutputWarning
 from asrlab.manifest import read_manifest
 from asrlab.metrics import ErrorRates, empty_fraction, error_rates, per_domain

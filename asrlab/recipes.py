@@ -56,7 +56,7 @@ def transcribe_files(model, audio: Sequence[str | os.PathLike], decoder=None) ->
     """Transcripts of audio files (greedy CTC, or ``decoder`` from :func:`asrlab.decoding.make_decoder`;
     the model's own decoding for Whisper)."""
     from asrlab.audio import load_audio
-    from asrlab.decode import greedy_decode
+    from asrlab.decoding.greedy import greedy_decode
 
     loaded = resolve_model(model)
     if not isinstance(loaded, LoadedModel):

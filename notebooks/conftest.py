@@ -35,5 +35,5 @@ def pytest_runtest_call(item: pytest.Item):
     if outputs:
         bare = figures_without_image(outputs)
         assert not bare, (f"{item.name}: a figure displays as text ({bare[0]!r}) instead of an image; build "
-                          "figures with asrlab.figure.Figure, which has a PNG display")
+                          "figures with asrlab.course.figure.Figure, which has a PNG display")
     return result

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from asrlab.adapt import experiments as ax
-from asrlab.adapt import plots as aplot
 from asrlab.adapt import toy
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.course import adaptation as ax
+from asrlab.course import adaptation_plots as aplot
 from asrlab.manifest import read_manifest, write_manifest
 from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel

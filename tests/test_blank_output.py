@@ -9,7 +9,7 @@ import torch
 
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import NEARLY_BLANK, blank_output_message, evaluate, warn_if_blank_output
 from asrlab.manifest import read_manifest

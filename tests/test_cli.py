@@ -74,7 +74,7 @@ def _choices(*command: str) -> dict[str, tuple]:
 
 def test_each_commands_choices_are_the_librarys_constants() -> None:
     from asrlab.adapt.selection import RULES
-    from asrlab.adapt.training import METHODS
+    from asrlab.config import ALIGNMENT_METHODS
     from asrlab.corpus.domains import SIZE_NAMES
     from asrlab.finetune import REGIMES
     from asrlab.recipes import PRESETS
@@ -82,7 +82,7 @@ def test_each_commands_choices_are_the_librarys_constants() -> None:
 
     assert _choices("finetune")["--regime"] == REGIMES
     adapt = _choices("adapt")
-    assert adapt["--method"] == METHODS and adapt["--select"] == tuple(RULES)
+    assert adapt["--method"] == ALIGNMENT_METHODS and adapt["--select"] == tuple(RULES)
     assert adapt["--pooling"] == ("frames", "utterance")
     assert _choices("corpus", "build")["--size"] == SIZE_NAMES
     assert _choices("notebooks", "run")["--size"] == COURSE_SIZES      # a notebook runs at a corpus size

@@ -41,15 +41,15 @@ def test_regime_config_from_a_name_or_a_config_with_keywords_replacing_settings(
 def test_moved_configs_are_the_same_classes_under_their_old_names():
     import asrlab.adapt
     import asrlab.adapt.training
+    import asrlab.course.feature_extraction
     import asrlab.finetune
-    import asrlab.probes
     import asrlab.recipes
     from asrlab.adapt import discriminator, losses, selection
 
     assert asrlab.adapt.AlignmentConfig is asrlab.adapt.training.AlignmentConfig is AlignmentConfig
-    assert asrlab.probes.ProbeConfig is ProbeConfig
+    assert asrlab.course.feature_extraction.ProbeConfig is ProbeConfig
     assert asrlab.finetune.REGIMES is REGIMES and asrlab.finetune.RegimeConfig is RegimeConfig
-    assert asrlab.adapt.training.METHODS == config.ALIGNMENT_METHODS == ("mmd", "coral", "dann")
+    assert config.ALIGNMENT_METHODS == ("mmd", "coral", "dann")
     assert discriminator.POOLINGS == config.POOLINGS and losses.DEFAULT_MULTIPLIERS == config.DEFAULT_MULTIPLIERS
     assert selection.RULES == config.SELECTION_RULES
     assert asrlab.recipes.PRESETS is config.TRAIN_PRESETS

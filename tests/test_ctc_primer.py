@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from asrlab.config import FeatureConfig
-from asrlab.ctc_primer import (best_path, collapse, error_counts, explain_utterance, frame_rates, merge_repeats,
+from asrlab.course.ctc_primer import (best_path, collapse, error_counts, explain_utterance, frame_rates, merge_repeats,
                                min_frames, report, symbol_marks, transcript)
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.text import CharVocabulary
 
 VOCAB = CharVocabulary()

@@ -11,7 +11,7 @@ import torch
 
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset, make_loader
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.evaluate import evaluate
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model

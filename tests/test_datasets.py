@@ -12,7 +12,7 @@ from asrlab.audio import save_audio
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig
 from asrlab.datasets import (Batch, BucketBatchSampler, SpeechDataset, collate, make_loader,
                              min_ctc_frames)
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import AudioError, TranscriptError
 from asrlab.features import FeatureCache, log_mel
 from asrlab.manifest import read_manifest

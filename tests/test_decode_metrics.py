@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asrlab.decode import collapse, greedy_decode
+from asrlab.decoding.greedy import collapse, greedy_decode
 from asrlab.metrics import alignment, cer, error_rates, format_table, per_domain, wer
 from asrlab.text import CharVocabulary
 

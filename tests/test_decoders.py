@@ -14,14 +14,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.decoding import (
     FlashlightDecoder, GreedyDecoder, LMFusion, PrefixBeamDecoder, decode_all, flashlight_available, make_decoder,
     prefix_beam_search,
 )
 from asrlab.decoding import flashlight as fl
+from asrlab.decoding.tune import grid_search
 from asrlab.lm import build_lm
-from asrlab.lm.tune import grid_search
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
@@ -92,7 +92,7 @@ def test_prefix_beam_search_finds_the_most_probable_labelling() -> None:
 
 
 def collapse_best_path(log_probs: torch.Tensor) -> list[int]:
-    from asrlab.decode import collapse
+    from asrlab.decoding.greedy import collapse
 
     return collapse(log_probs.argmax(-1).tolist())
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from asrlab.decoding import study
+from asrlab.course import decoding as study
 from asrlab.error_analysis import confusion_comparison
 from asrlab.lm import build_lm, choose_weight
 

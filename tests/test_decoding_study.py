@@ -1,4 +1,4 @@
-"""Decoding studies (asrlab.decoding.study, .plots), error analysis and the error browser."""
+"""Decoding studies (asrlab.course.decoding, asrlab.course.decoding_plots), error analysis and the error browser."""
 from __future__ import annotations
 
 import json
@@ -7,13 +7,13 @@ from collections import Counter
 import pytest
 import torch
 
+from asrlab.course.decoding_plots import posteriors_figure, sweep_figure
 from asrlab.decoding import make_decoder
-from asrlab.decoding.plots import posteriors_figure, sweep_figure
-from asrlab.decoding.study import (build_domain_lms, compare_decoders, decoding_sweep, domain_texts,
+from asrlab.course.decoding import (build_domain_lms, compare_decoders, decoding_sweep, domain_texts,
                                    relative_reduction, timed_decode)
+from asrlab.course.widgets import UtteranceView, error_browser, utterance_html
 from asrlab.error_analysis import AlignedPair, align_words, alignment_html, confusion_rows, count_confusions, edit_counts
 from asrlab.text import CharVocabulary
-from asrlab.widgets import UtteranceView, error_browser, utterance_html
 
 VOCAB = CharVocabulary()
 

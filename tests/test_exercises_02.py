@@ -1,7 +1,7 @@
 """Notebook 02's exercises work: each hint's library call runs at tiny size and changes the result.
 
 Every exercise changes a knob of the notebook; here the same change goes into the library call
-that the knob feeds (:func:`asrlab.experiments.run_regime`), on a tiny model and eight espeak
+that the knob feeds (:func:`asrlab.course.fine_tuning.run_regime`), on a tiny model and eight espeak
 utterances, and the test checks that the call runs and that its result differs from the one
 with the lesson's value. A tiny model learns no words in a few steps, so the checks look at what
 the knob acts on (how far the weights move, what trains, how many steps run), not at WER.
@@ -20,7 +20,7 @@ import torch
 
 from asrlab.config import SpecAugmentConfig, TrainConfig
 from asrlab.corpus.domains import TARGET_DOMAINS
-from asrlab.experiments import LESSON_KNOBS, run_regime
+from asrlab.course.fine_tuning import LESSON_KNOBS, run_regime
 from asrlab.models.checkpoint import LoadedModel
 
 CONFIG = TrainConfig(lr=5e-3, warmup_steps=0, specaugment=None, seed=0, device="cpu")

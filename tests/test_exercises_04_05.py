@@ -10,7 +10,7 @@ differs from the one with the lesson's value:
   ``AlignmentConfig``; here a tiny model adapts for three steps on eight espeak utterances, and the
   test compares the training history (a tiny model learns no words in three steps, so WER would
   not move);
-* the rule exercises (04/2, 05/5) change what :func:`asrlab.adapt.experiments.choose` picks from a
+* the rule exercises (04/2, 05/5) change what :func:`asrlab.course.adaptation.choose` picks from a
   grid; here the grid is the committed full-size one (``results/04_mmd-full.json``), whose runs
   the rules really do rank differently.
 
@@ -30,10 +30,10 @@ import pytest
 import torch
 
 from asrlab.adapt import AlignmentConfig, adapt_model, losses, toy
-from asrlab.adapt import experiments as ax
 from asrlab.adapt.selection import RULES
 from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.corpus.domains import TARGET_DOMAINS
+from asrlab.course import adaptation as ax
 from asrlab.datasets import SpeechDataset
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model

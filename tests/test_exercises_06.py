@@ -29,11 +29,13 @@ import nbformat
 import pytest
 import torch
 
-from asrlab.decoding import FlashlightDecoder, PrefixBeamDecoder, flashlight_available, make_decoder, study
-from asrlab.decoding.plots import sweep_figure
+from asrlab.course import decoding as study
+
+from asrlab.course.decoding_plots import sweep_figure
+from asrlab.decoding import FlashlightDecoder, PrefixBeamDecoder, flashlight_available, make_decoder
+from asrlab.decoding.tune import grid_search
 from asrlab.error_analysis import confusion_comparison
 from asrlab.lm import build_lm
-from asrlab.lm.tune import grid_search
 from asrlab.text import CharVocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +136,7 @@ LEARNERS_OWN = {"n", "d", "lm_weight", "decoder", "rows"}
 
 
 def test_hints_name_only_notebook_variables_and_real_attributes() -> None:
-    import asrlab.decoding.study as study_module
+    import asrlab.course.decoding as study_module
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     exercises = next(c.source for c in nb.cells if c.cell_type == "markdown" and "## Exercises" in c.source)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from asrlab import plot
 from asrlab.config import FeatureConfig, ModelConfig, RegimeConfig, TrainConfig
-from asrlab.experiments import (compare_regimes, epochs_for_budget, learning_curve, rows_for_plot, subset_dataset,
+from asrlab.course import plots
+from asrlab.course.fine_tuning import (compare_regimes, epochs_for_budget, learning_curve, rows_for_plot, subset_dataset,
                                 take_minutes)
 from asrlab.manifest import Utterance, read_manifest
 from asrlab.models import build_model
@@ -66,14 +66,14 @@ def test_compare_regimes_and_learning_curve_on_a_tiny_model(tiny_manifest):
     assert [round(r.train_minutes, 2) for r in curve] == sorted(round(r.train_minutes, 2) for r in curve)
     assert len(subset_dataset(data, data.utterances[:3])) == 3
     dicts = [r.as_dict() for r in rows]
-    assert plot.regime_bars(rows_for_plot(dicts)).axes and plot.learning_curves([r.as_dict() for r in curve]).axes
+    assert plots.regime_bars(rows_for_plot(dicts)).axes and plots.learning_curves([r.as_dict() for r in curve]).axes
 
 
 def test_plots_refuse_empty_rows():
     with pytest.raises(ValueError):
-        plot.regime_bars([])
+        plots.regime_bars([])
     with pytest.raises(ValueError):
-        plot.learning_curves([])
+        plots.learning_curves([])
 
 
 @pytest.mark.slow

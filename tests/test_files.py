@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asrlab.files import atomic_write, temporary_sibling
-from asrlab.report import save_json
+from asrlab.files import atomic_write, save_json, temporary_sibling
 
 
 def test_temporary_sibling_keeps_folder_and_suffix_and_differs_per_thread(tmp_path: Path) -> None:
@@ -57,12 +56,9 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: Pat
 
 
 def test_save_json_writes_indented_json_with_a_final_newline(tmp_path: Path) -> None:
-    from asrlab.files import save_json as files_save_json
-
-    assert save_json is files_save_json  # asrlab.report re-exports the one writer
-    path = files_save_json(tmp_path / "deep" / "out.json", {"b": 1, "a": [1, 2]})
+    path = save_json(tmp_path / "deep" / "out.json", {"b": 1, "a": [1, 2]})
     assert path.read_text() == '{\n "b": 1,\n "a": [\n  1,\n  2\n ]\n}\n'  # key order kept
-    files_save_json(path, {"x": 1}, indent=None)
+    save_json(path, {"x": 1}, indent=None)
     assert path.read_text() == '{"x": 1}\n'
 
 

@@ -1,6 +1,7 @@
 """The package's import graph, read from the source (nothing is imported): no module imports one
-that imports it back, at module level or inside functions, and only the command line reaches up
-to the ready-made runs in asrlab.recipes."""
+that imports it back, at module level or inside functions; only the command line reaches up to
+the ready-made runs in asrlab.recipes; and the library never imports the course above it
+(asrlab.course), which only the course itself and the command line import."""
 from __future__ import annotations
 
 import ast
@@ -85,10 +86,17 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
     graph = import_graph()
-    assert graph["asrlab.models.checkpoint"] and graph["asrlab.lm.tune"]  # the walk found imports
+    assert graph["asrlab.models.checkpoint"] and graph["asrlab.decoding.tune"]  # the walk found imports
     assert cycles(graph) == []
 
 
 def test_only_the_command_line_imports_the_ready_made_runs() -> None:
     importers = sorted(name for name, targets in import_graph().items() if "asrlab.recipes" in targets)
+    assert importers == ["asrlab.cli"]
+
+
+def test_the_library_never_imports_the_course() -> None:
+    importers = sorted(name for name, targets in import_graph().items()
+                       if any(t == "asrlab.course" or t.startswith("asrlab.course.") for t in targets)
+                       and not (name == "asrlab.course" or name.startswith("asrlab.course.")))
     assert importers == ["asrlab.cli"]

@@ -1,10 +1,10 @@
 """Each notebook's knobs cell, as committed, has the lesson's values: its `CHECK` flag is True in
 every size (smoke, lab, full), so the assertions about the lesson's effects run in CI and in the full runs,
-and stand down only when a learner changes a knob (asrlab.notebooks.lesson_check).
+and stand down only when a learner changes a knob (asrlab.course.runner.lesson_check).
 
-The setup and knobs cells run in a separate Python (an IPython shell, for the cells' magics), one
-per size: an IPython shell in the test process would replace `__main__` and break later tests
-that start worker processes."""
+The setup cell (the one that calls `setup()`) and the knobs cell run in a separate Python (an
+IPython shell, for the cells' magics), one per size: an IPython shell in the test process would
+replace `__main__` and break later tests that start worker processes."""
 from __future__ import annotations
 
 import json
@@ -35,7 +35,7 @@ for path in sys.argv[1:]:
     nb = nbformat.read(path, as_version=4)
     os.chdir(os.path.dirname(path))
     shell.reset(new_session=False)
-    for source in (cell_with(nb, "import asrlab"), cell_with(nb, "lesson_check(")):
+    for source in (cell_with(nb, "setup()"), cell_with(nb, "lesson_check(")):
         result = shell.run_cell(source, silent=True)
         if not result.success:
             raise SystemExit(f"{path}: {result.error_in_exec or result.error_before_exec}")

@@ -10,12 +10,12 @@ import nbformat
 from IPython.core.formatters import DisplayFormatter
 from nbformat.v4 import new_code_cell, new_notebook
 
-from asrlab.decoding.plots import sweep_figure
-from asrlab.figure import Figure
+from asrlab.course.decoding_plots import sweep_figure
+from asrlab.course.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_FIGURE = "from matplotlib.figure import Figure\nfig = Figure(figsize=(3, 2))\nfig.add_subplot().plot([1, 2])\nfig"
-ASRLAB_FIGURE = PLAIN_FIGURE.replace("from matplotlib.figure import Figure", "from asrlab.figure import Figure")
+ASRLAB_FIGURE = PLAIN_FIGURE.replace("from matplotlib.figure import Figure", "from asrlab.course.figure import Figure")
 
 
 def test_an_asrlab_figure_displays_as_a_png_without_any_backend() -> None:

@@ -77,7 +77,7 @@ def test_a_run_that_passes_leaves_no_kernel_a_trusted_copy_and_an_html_page(tmp_
     folder.mkdir()
     write_notebook(folder / "01_fine.ipynb", "import ipywidgets\nipywidgets.IntSlider(value=3)",
                    "import numpy as np\nfrom IPython.display import Audio\nAudio(np.zeros(800), rate=8000)",
-                   "from asrlab.figure import Figure\nfig = Figure(figsize=(2, 2))\nfig.add_subplot().plot([1, 2])\nfig")
+                   "from asrlab.course.figure import Figure\nfig = Figure(figsize=(2, 2))\nfig.add_subplot().plot([1, 2])\nfig")
     done, _ = run_cli("--folder", str(folder), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     executed = nbformat.read(tmp_path / "out" / "01_fine.ipynb", as_version=4)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from asrlab import notebooks
-from asrlab.notebooks import is_percent_column, lesson_check, markdown_table, readable_header
+from asrlab.course import runner
+from asrlab.course.runner import is_percent_column, lesson_check, markdown_table, readable_header
 
 
 def test_fractions_show_as_percent_under_readable_headers() -> None:
@@ -43,12 +43,12 @@ def test_show_table_adds_the_committed_full_size_rows_at_smoke_and_lab_size(tmp_
     results = tmp_path / "results"
     results.mkdir()
     (results / "99_demo-full.json").write_text(json.dumps({"rows": [{"method": "full", "wer": 0.25}]}))
-    monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
-    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="smoke")
+    monkeypatch.setattr(runner, "project_root", lambda: tmp_path)
+    runner.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="smoke")
     assert "smoke size" in shown[-1] and "| full | 90.0 |" in shown[-1] and "| full | 25.0 |" in shown[-1]
-    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="lab")
+    runner.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="lab")
     assert "lab size" in shown[-1] and "| full | 90.0 |" in shown[-1] and "| full | 25.0 |" in shown[-1]
-    notebooks.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="full")
+    runner.show_table([{"method": "full", "wer": 0.9}], full_size=("99_demo", "rows"), size="full")
     assert "25.0" not in shown[-1]
 
 

@@ -68,8 +68,8 @@ def test_structure(notebook) -> None:
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), f"{path.name}: no title cell first"
     knobs = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-             and re.search(r"^SIZE\s*=\s*course_size\(\)", cell.source, re.M)]
-    assert len(knobs) == 1, f"{path.name}: needs exactly one knobs cell with `SIZE = course_size()`, found {knobs}"
+             and re.search(r"^SIZE\s*=\s*COURSE\.size", cell.source, re.M)]
+    assert len(knobs) == 1, f"{path.name}: needs exactly one knobs cell with `SIZE = COURSE.size`, found {knobs}"
     headings = markdown_headings(nb)
     assert "Summary" in headings and "Exercises" in headings, f"{path.name}: needs Summary and Exercises sections"
     assert headings.index("Summary") < headings.index("Exercises") == len(headings) - 1, \

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from asrlab import heads, probes
-from asrlab.config import FeatureConfig, ModelConfig
+from asrlab.config import FeatureConfig, ModelConfig, ProbeConfig
+from asrlab.course.feature_extraction import accent_of, classify, encode_targets, evaluate_probe, pad_layers, train_probe
+from asrlab.layers import LayerCache, extract_layers, layer_names, length_batches, model_key, pool_layers
 from asrlab.manifest import read_manifest
-from asrlab.models import build_model
+from asrlab.models import build_model, heads
+from asrlab.utils import masked_mean
 
 FEATURES = FeatureConfig()
 
@@ -28,8 +30,8 @@ def utterances(tiny_manifest: Path):
 
 
 def extract(model, utterances, cache=None, max_frames=100_000):
-    cache = cache or probes.LayerCache(None, probes.model_key(model, FEATURES, "tiny"))
-    return probes.extract_layers(model, utterances, FEATURES, cache, max_frames=max_frames)
+    cache = cache or LayerCache(None, model_key(model, FEATURES, "tiny"))
+    return extract_layers(model, utterances, FEATURES, cache, max_frames=max_frames)
 
 
 def test_extracted_layers_are_unpadded_and_stacked(model, utterances) -> None:
@@ -51,11 +53,11 @@ def test_masked_mean_ignores_padding() -> None:
     padded = x.clone()
     padded[1, 4:] = 1e6  # garbage past the length must not count
     padded[2, 1:] = -7.0
-    means = probes.masked_mean(padded, lengths)
+    means = masked_mean(padded, lengths)
     expected = torch.stack([x[i, : int(n)].mean(dim=0) for i, n in enumerate(lengths)])
     assert torch.allclose(means, expected, atol=1e-5)
     with pytest.raises(ValueError):
-        probes.masked_mean(x, torch.tensor([3, 0, 2]))
+        masked_mean(x, torch.tensor([3, 0, 2]))
 
 
 def test_padding_does_not_change_pooled_features(model, utterances) -> None:
@@ -64,14 +66,14 @@ def test_padding_does_not_change_pooled_features(model, utterances) -> None:
     assert alone.computed == together.computed == len(utterances)
     for a, b in zip(alone.layers, together.layers):
         assert a.shape == b.shape
-    pooled_alone, pooled_together = probes.pool_layers(alone.layers), probes.pool_layers(together.layers)
+    pooled_alone, pooled_together = pool_layers(alone.layers), pool_layers(together.layers)
     assert pooled_alone.shape == (len(utterances), 3, 32)
     np.testing.assert_allclose(pooled_alone, pooled_together, atol=2e-3)
 
 
 @pytest.mark.parametrize("on_disk", [True, False])
 def test_cache_returns_identical_tensors(model, utterances, tmp_path: Path, on_disk: bool) -> None:
-    cache = probes.LayerCache(tmp_path if on_disk else None, probes.model_key(model, FEATURES, "tiny"))
+    cache = LayerCache(tmp_path if on_disk else None, model_key(model, FEATURES, "tiny"))
     first = extract(model, utterances[:4], cache)
     again = extract(model, utterances[:4], cache)
     assert first.computed == 4 and again.computed == 0
@@ -84,21 +86,21 @@ def test_cache_returns_identical_tensors(model, utterances, tmp_path: Path, on_d
 
 
 def test_model_key_follows_the_weights_and_features(model) -> None:
-    key = probes.model_key(model, FEATURES, "tiny")
-    assert key.startswith("tiny-") and key == probes.model_key(model, FEATURES, "tiny")
-    assert probes.model_key(model, FeatureConfig(normalize="none"), "tiny") != key
+    key = model_key(model, FEATURES, "tiny")
+    assert key.startswith("tiny-") and key == model_key(model, FEATURES, "tiny")
+    assert model_key(model, FeatureConfig(normalize="none"), "tiny") != key
     other = build_model(ModelConfig(hidden=16, num_layers=2, conv_channels=4))
-    assert probes.model_key(other, FEATURES, "tiny") != key
+    assert model_key(other, FEATURES, "tiny") != key
 
 
 def test_a_linear_probe_overfits_a_few_utterances(model, utterances) -> None:
     chosen = utterances[:2]
     layers = extract(model, chosen)
-    targets = probes.encode_targets(chosen)
-    before = probes.evaluate_probe(heads.make_probe("linear", 32, 29), layers.select(-1), chosen)
+    targets = encode_targets(chosen)
+    before = evaluate_probe(heads.make_probe("linear", 32, 29), layers.select(-1), chosen)
     probe = heads.make_probe("linear", 32, 29)
-    history = probes.train_probe(probe, layers.select(-1), targets, probes.ProbeConfig(epochs=200, lr=5e-2))
-    score = probes.evaluate_probe(probe, layers.select(-1), chosen)
+    history = train_probe(probe, layers.select(-1), targets, ProbeConfig(epochs=200, lr=5e-2))
+    score = evaluate_probe(probe, layers.select(-1), chosen)
     assert history.steps == 200 and history.losses[-1] < 0.1 * history.losses[0]
     assert before.rates.cer > 0.9 and score.rates.cer < 0.1, score.hypotheses
 
@@ -118,8 +120,8 @@ def test_the_weighted_sum_probe_learns_and_keeps_its_weights_summing_to_one(mode
     chosen = utterances[:3]
     layers = extract(model, chosen)
     probe = heads.make_probe("linear", 32, 29, num_layers=3)
-    history = probes.train_probe(probe, layers.select([0, 1, 2]), probes.encode_targets(chosen),
-                                 probes.ProbeConfig(epochs=30, lr=1e-2))
+    history = train_probe(probe, layers.select([0, 1, 2]), encode_targets(chosen),
+                                 ProbeConfig(epochs=30, lr=1e-2))
     assert history.losses[-1] < history.losses[0]
     assert probe.mix is not None and not torch.equal(probe.mix.weights, torch.full((3,), 1 / 3))
     assert float(probe.mix.weights.sum()) == pytest.approx(1.0)
@@ -146,7 +148,7 @@ def test_heads_give_log_probs_and_ignore_padding() -> None:
 def test_a_copied_head_reproduces_the_model(model, utterances) -> None:
     layers = extract(model, utterances[:2])
     probe = heads.CTCProbe(heads.LinearCTCHead.from_linear(model.head), normalize=False)
-    feats, lengths = probes.pad_layers(layers.select(-1))
+    feats, lengths = pad_layers(layers.select(-1))
     with torch.no_grad():
         expected = model.head(feats[:, 0]).log_softmax(dim=-1)
     assert torch.allclose(probe(feats, lengths), expected, atol=1e-5)
@@ -154,7 +156,7 @@ def test_a_copied_head_reproduces_the_model(model, utterances) -> None:
 
 def test_length_batches_cover_everything_under_the_budget() -> None:
     lengths = [5, 50, 7, 20, 21, 3, 49]
-    batches = probes.length_batches(lengths, max_frames=60, generator=torch.Generator().manual_seed(0))
+    batches = length_batches(lengths, max_frames=60, generator=torch.Generator().manual_seed(0))
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     assert all(max(lengths[i] for i in b) * len(b) <= 60 for b in batches)
 
@@ -166,32 +168,32 @@ def test_classify_separable_classes() -> None:
     x = np.stack([rng.normal(centres[c], 1.0, size=4) for c in labels])
     test_labels = ["a"] * 6 + ["b"] * 3 + ["c"] * 3
     test_x = np.stack([rng.normal(centres[c], 1.0, size=4) for c in test_labels])
-    result = probes.classify(x, labels, test_x, test_labels)
+    result = classify(x, labels, test_x, test_labels)
     assert result.accuracy == 1.0 and result.chance == 0.5 and result.classes == ["a", "b", "c"]
     assert np.array_equal(result.confusion, np.diag([6, 3, 3]))
     with pytest.raises(ValueError, match="two classes"):
-        probes.classify(x, ["a"] * len(labels), test_x, test_labels)
+        classify(x, ["a"] * len(labels), test_x, test_labels)
 
 
 def test_accent_of_speaker_labels() -> None:
-    assert probes.accent_of("espeak:en-gb-scotland+m5") == "en-gb-scotland"
-    assert probes.accent_of("espeak:en-029+klatt2") == "en-029"
-    assert probes.layer_names(3) == ["front end", "layer 1", "layer 2"]
+    assert accent_of("espeak:en-gb-scotland+m5") == "en-gb-scotland"
+    assert accent_of("espeak:en-029+klatt2") == "en-029"
+    assert layer_names(3) == ["front end", "layer 1", "layer 2"]
 
 
 def test_probe_figures() -> None:
     from matplotlib.figure import Figure
 
-    from asrlab import plot
+    from asrlab.course import plots
 
-    names = probes.layer_names(4)
-    profile = plot.layer_profile({"a": [0.5, 0.3, 0.2], "b": [0.9, 0.4, 0.3, 0.35]}, "CER",
+    names = layer_names(4)
+    profile = plots.layer_profile({"a": [0.5, 0.3, 0.2], "b": [0.9, 0.4, 0.3, 0.35]}, "CER",
                                  references={"a": 0.25, "chance": 0.6}, reference_label="weighted sum", xlabels=names)
-    bars = plot.layer_weights({"a": [0.2, 0.3, 0.5], "b": [0.1, 0.2, 0.3, 0.4]}, names)
-    matrix = plot.confusion_matrix(np.array([[3, 1], [0, 4]]), ["x", "y"], "accents")
+    bars = plots.layer_weights({"a": [0.2, 0.3, 0.5], "b": [0.1, 0.2, 0.3, 0.4]}, names)
+    matrix = plots.confusion_matrix(np.array([[3, 1], [0, 4]]), ["x", "y"], "accents")
     assert all(isinstance(f, Figure) for f in (profile, bars, matrix))
     assert [line.get_label() for line in profile.axes[0].get_lines()][-2:] == ["a: weighted sum", "chance"]
     with pytest.raises(ValueError):
-        plot.layer_profile({"a": [0.1, 0.2]}, "CER", xlabels=["front end"])
+        plots.layer_profile({"a": [0.1, 0.2]}, "CER", xlabels=["front end"])
     with pytest.raises(ValueError):
-        plot.confusion_matrix(np.zeros((2, 3)), ["x", "y"])
+        plots.confusion_matrix(np.zeros((2, 3)), ["x", "y"])

@@ -7,11 +7,11 @@ import warnings
 
 import pytest
 
-from asrlab import plot
 from asrlab.config import TrainConfig
+from asrlab.course import plots
 from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import evaluate
-from asrlab.experiments import (FINETUNE_DATA, LESSON_KNOBS, blank_output_messages, compare_regimes, rows_as_dicts,
+from asrlab.course.fine_tuning import (FINETUNE_DATA, LESSON_KNOBS, blank_output_messages, compare_regimes, rows_as_dicts,
                                 rows_for_plot)
 
 
@@ -76,7 +76,7 @@ def test_rows_for_plot_draws_scratch_without_a_forgetting_bar(compared):
     assert dicts[1]["forgetting"] is None  # the table's rows are left as they were
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert plot.regime_bars(plotted).axes
+        assert plots.regime_bars(plotted).axes
 
 
 def test_lesson_knobs_name_the_same_knobs_at_both_sizes():

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from asrlab.report import replace_section, save_json, update_readme
+from asrlab.course.report import replace_section, update_readme
+from asrlab.files import save_json
 
 
 def test_replace_section_keeps_the_rest() -> None:
@@ -32,7 +33,7 @@ def test_update_readme_renders_results(tmp_path: Path) -> None:
 
 
 def test_render_fine_tuning_tables():
-    from asrlab.report import render_fine_tuning
+    from asrlab.course.report import render_fine_tuning
 
     row = {"regime": "full", "target_wer": 0.25, "target_cer": 0.1, "source_wer": 0.2, "forgetting": 0.02,
            "trainable_parameters": 1000, "seconds": 12.0, "train_minutes": 1.0}
@@ -45,7 +46,7 @@ def test_render_fine_tuning_tables():
 
 
 def test_render_decoding_table():
-    from asrlab.report import render_decoding
+    from asrlab.course.report import render_decoding
 
     rows = [{"domain": "commands", "decoder": "greedy", "lm": "none", "wer": 0.5, "utterances_per_second": 30.0},
             {"domain": "commands", "decoder": "beam", "lm": "target", "wer": 0.2, "utterances_per_second": 20.0}]
@@ -55,7 +56,7 @@ def test_render_decoding_table():
 
 
 def test_render_feature_extraction_tables():
-    from asrlab.report import render_feature_extraction
+    from asrlab.course.report import render_feature_extraction
 
     text = render_feature_extraction({
         "domain": "accent",
@@ -73,7 +74,7 @@ def test_render_feature_extraction_tables():
 
 
 def test_render_adaptation_scoreboard():
-    from asrlab.report import render_adaptation
+    from asrlab.course.report import render_adaptation
 
     def row(method, target, source, labels=False, weight=None, layer=None):
         return {"shift": "noisy", "method": method, "seeds": 3, "target_wer": target, "target_wer_std": 0.01,
@@ -94,8 +95,8 @@ def test_render_adaptation_scoreboard():
 
 
 def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
-    from asrlab.notebooks import NotebookRun, record_runs
-    from asrlab.report import render_notebook_runs
+    from asrlab.course.report import render_notebook_runs
+    from asrlab.course.runner import NotebookRun, record_runs
 
     log = tmp_path / "notebooks-full.json"
     record_runs([NotebookRun("01_data_prep", 120.0, tmp_path / "a.ipynb")], "full", path=log)
@@ -111,11 +112,11 @@ def test_notebook_runs_are_logged_and_rendered(tmp_path: Path) -> None:
 
 
 def test_lab_runs_carry_each_notebooks_headline_into_the_course_table(tmp_path: Path, monkeypatch) -> None:
-    from asrlab import notebooks
-    from asrlab.notebooks import NotebookRun, record_runs
-    from asrlab.report import render_notebook_runs
+    from asrlab.course import runner
+    from asrlab.course.report import render_notebook_runs
+    from asrlab.course.runner import NotebookRun, record_runs
 
-    monkeypatch.setattr(notebooks, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(runner, "project_root", lambda: tmp_path)
     save_json(tmp_path / "results" / "02_fine_tuning-lab.json", {"headline": "accent WER 55% -> 47%"})
     log = record_runs([NotebookRun("01_data_prep", 30.0, tmp_path / "a.ipynb"),
                        NotebookRun("02_fine_tuning", 420.0, tmp_path / "b.ipynb")], "lab")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from asrlab.corpus.build import build_corpus
+from asrlab.files import sha256_of
 from asrlab.models.zoo import SOURCE_MODEL_FILE, load_pretrained
-from asrlab.pretrain import sha256_of
 from asrlab.recipes import evaluate_manifests
 
 CARD = SOURCE_MODEL_FILE.with_suffix(".json")

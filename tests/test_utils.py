@@ -8,9 +8,9 @@ from asrlab.utils import machine_description, masked_mean
 
 
 def test_masked_mean_is_the_one_shared_by_probes_and_adaptation() -> None:
-    from asrlab import adapt, probes
+    from asrlab import adapt, layers
 
-    assert probes.masked_mean is masked_mean and adapt.masked_mean is masked_mean
+    assert layers.masked_mean is masked_mean and adapt.masked_mean is masked_mean
 
 
 def test_masked_mean_ignores_padding_even_nan() -> None:

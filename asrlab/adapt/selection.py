@@ -28,7 +28,7 @@ from asrlab.adapt.diagnostics import model_outputs
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
 from asrlab.config import SELECTION_RULES, DataConfig
 from asrlab.datasets import SpeechDataset
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.metrics import error_rates
 from asrlab.models.base import CTCModel
 from asrlab.utils import lengths_to_mask

@@ -20,10 +20,10 @@ from asrlab.adapt.discriminator import DomainDiscriminator
 from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, coral, dann_loss, gaussian_mmd
 
 TOY_METHODS: tuple[str, ...] = ("source-only", "mmd", "coral", "dann")
-#: Headers of the columns of :func:`mmd_versus_shift`'s rows, for :func:`asrlab.notebooks.markdown_table`.
+#: Headers of the columns of :func:`mmd_versus_shift`'s rows, for :func:`asrlab.course.runner.markdown_table`.
 CURVE_COLUMNS: dict[str, str] = {"shift": "distance between the means", "biased": "biased MMD²",
                                  "biased_std": "biased sd", "unbiased": "unbiased MMD²", "unbiased_std": "unbiased sd"}
-#: Headers of :func:`result_rows`' columns, for :func:`asrlab.notebooks.markdown_table`.
+#: Headers of :func:`result_rows`' columns, for :func:`asrlab.course.runner.markdown_table`.
 RESULT_COLUMNS: dict[str, str] = {"method": "method", "uses_target_labels": "target labels",
                                   "source_accuracy": "source accuracy %", "target_accuracy": "target accuracy %",
                                   "final_disc_accuracy": f"discriminator accuracy, last {FINAL_STEPS} steps %"}

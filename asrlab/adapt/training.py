@@ -41,7 +41,6 @@ from asrlab.utils import pick_device
 
 # AlignmentConfig and its choices live in asrlab.config; their old names here keep working.
 Method = AlignmentMethod
-METHODS: tuple[str, ...] = ALIGNMENT_METHODS
 SCHEDULES: tuple[str, ...] = DANN_SCHEDULES
 #: Weights tried when none is given. The losses live on very different scales: between the source
 #: and the noisy or telephone domains, asrlab-source's encoder frames give an MMD of ~1e-2 and a
@@ -345,8 +344,8 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
     """
     if rule not in RULES:
         raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)}")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method not in ALIGNMENT_METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(ALIGNMENT_METHODS)}")
     started = time.perf_counter()
     out = Path(out_dir)
     loaded = _load(init)
@@ -394,6 +393,6 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
     return SearchResult(chosen, candidates, reference, rule, out, time.perf_counter() - started, record)
 
 
-__all__ = ["ADAPT_FILE", "ALIGNMENT_FILE", "DEFAULT_LAYERS", "DEFAULT_WEIGHTS", "METHODS", "AdaptResult",
+__all__ = ["ADAPT_FILE", "ALIGNMENT_FILE", "DEFAULT_LAYERS", "DEFAULT_WEIGHTS", "AdaptResult",
            "AlignmentConfig", "AlignmentLoss", "SearchResult", "adapt", "adapt_model", "adapt_search",
            "build_alignment", "holdout_split", "layer_dim", "probe_encoder", "resolve_layers", "subsample_rows"]

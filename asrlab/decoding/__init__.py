@@ -1,7 +1,8 @@
 """CTC decoders behind one interface: greedy, prefix beam search (pure Python, with n-gram LM
 shallow fusion) and torchaudio's flashlight ``ctc_decoder``; :func:`make_decoder` picks one.
 
-``asrlab.decode.greedy_decode`` stays the plain best-path function; this package adds search.
+:func:`asrlab.decoding.greedy.greedy_decode` is the plain best-path function the others build on;
+:mod:`asrlab.decoding.tune` grid-searches a beam decoder's LM weight and word score on dev data.
 """
 from __future__ import annotations
 

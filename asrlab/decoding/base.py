@@ -5,7 +5,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from asrlab.decode import greedy_decode
+from asrlab.decoding.greedy import greedy_decode
 from asrlab.text import CharVocabulary
 
 
@@ -25,7 +25,7 @@ class Decoder(Protocol):
 
 
 class GreedyDecoder:
-    """Best-path decoding (:func:`asrlab.decode.greedy_decode`) behind the :class:`Decoder` interface."""
+    """Best-path decoding (:func:`asrlab.decoding.greedy.greedy_decode`) behind the :class:`Decoder` interface."""
 
     def __init__(self, vocab: CharVocabulary = CharVocabulary()) -> None:
         self.vocab = vocab

@@ -7,7 +7,7 @@ second, both for decoding alone and end to end (acoustic model + decoding).
 
 Language models follow one rule: the target-domain LM is built from the target domain's
 *train/unlabelled* manifest texts, its interpolation weight is chosen on *dev* text, and decoder
-weights are tuned on *dev* audio (:func:`asrlab.lm.tune.grid_search`); test data only scores.
+weights are tuned on *dev* audio (:func:`asrlab.decoding.tune.grid_search`); test data only scores.
 
 A few measures explain what the comparisons show: how peaked the CTC posteriors are
 (:func:`posterior_peaks`: why a beam alone changes little), how many transcripts a decoder
@@ -26,10 +26,10 @@ from typing import Mapping, Sequence
 import torch
 
 from asrlab.decoding.base import Decoder, decode_all
+from asrlab.evaluate import utterance_log_probs
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
 from asrlab.lm.arpa import read_vocabulary
 from asrlab.manifest import manifest_path
-from asrlab.evaluate import utterance_log_probs
 from asrlab.metrics import error_rates
 from asrlab.text import CharVocabulary
 
@@ -39,7 +39,7 @@ LM_SPLITS = ("train", "unlabelled")
 #: The knobs of notebook 06 (``notebooks/06_decoding_and_errors.ipynb``) as its assertions about
 #: the lesson's effects were measured, per size: beam search alone stays close to greedy, a
 #: target-text LM meets the goal, the LM that predicts the dev text better decodes the test set
-#: better. The notebook compares its knobs with these (:func:`asrlab.notebooks.lesson_check`)
+#: better. The notebook compares its knobs with these (:func:`asrlab.course.runner.lesson_check`)
 #: and runs those assertions only while they match; the correctness checks always run. Keep them
 #: in step with the notebook's knobs cell (``tests/test_lesson_knobs.py`` checks that they are).
 LESSON_KNOBS: dict[str, dict[str, object]] = {

@@ -12,10 +12,6 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-# JSON files are written by asrlab.files; the two names stay importable from here (notebooks and
-# older code import them from asrlab.report).
-from asrlab.files import finite_json, save_json  # noqa: F401
-
 RESULTS_DIR = "results"
 
 

@@ -2,7 +2,7 @@
 utterance-level feature statistics, 2-D embeddings, and signal measurements of domain shifts.
 
 Everything here returns plain numbers or NumPy arrays, so a notebook can print them and assert
-on them; the plots of the same quantities are in :mod:`asrlab.plot`.
+on them; the plots of the same quantities are in :mod:`asrlab.course.plots`.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ __all__ = [
 
 #: Notebook 01's knobs, per corpus size, with the values its assertions about the lesson's
 #: effects (noise floors, vocabulary gaps, nearest-neighbour accuracies) were measured with:
-#: its knobs cell passes them to :func:`asrlab.notebooks.lesson_check`.
+#: its knobs cell passes them to :func:`asrlab.course.runner.lesson_check`.
 LESSON_KNOBS = {
     "smoke": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": None, "NEIGHBOURS": 5},
     "lab": {"SEED": 0, "FLOOR_PERCENTILE": 10, "STATS_PER_SPLIT": 60, "NEIGHBOURS": 5},

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from asrlab.figure import Figure
+from asrlab.course.figure import Figure
 
-from asrlab.analysis import spectrogram_db, words
 from asrlab.config import FeatureConfig
-from asrlab.manifest import Utterance
+from asrlab.course.data_prep import spectrogram_db, words
 from asrlab.files import atomic_write
+from asrlab.manifest import Utterance
 from asrlab.utils import project_root
 
 __all__ = ["domain_gallery", "compare_spectrograms", "length_histograms", "scatter_2d", "regime_bars",
@@ -186,7 +186,7 @@ def scatter_2d(points: np.ndarray, labels: Sequence[str], title: str = "") -> Fi
     """A 2-D scatter plot with one colour (and legend entry) per label.
 
     Args:
-        points: ``(N, 2)`` coordinates, e.g. from :func:`asrlab.analysis.embed_2d`.
+        points: ``(N, 2)`` coordinates, e.g. from :func:`asrlab.course.data_prep.embed_2d`.
         labels: N labels; colours follow the order labels first appear in.
         title: the axes' title.
 
@@ -219,7 +219,7 @@ def regime_bars(rows: Sequence[Mapping[str, object]], title: str = "") -> Figure
 
     Args:
         rows: dicts with ``regime``, ``target_wer`` and ``forgetting`` (fractions), e.g. from
-            :func:`asrlab.experiments.compare_regimes`.
+            :func:`asrlab.course.fine_tuning.compare_regimes`.
         title: the figure's title.
     """
     if not rows:
@@ -247,7 +247,7 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
 
     Args:
         rows: dicts with ``regime``, ``train_minutes`` and ``target_wer``, e.g. from
-            :func:`asrlab.experiments.learning_curve`.
+            :func:`asrlab.course.fine_tuning.learning_curve`.
         title: the axes' title.
     """
     if not rows:

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import torch
 
 from asrlab.datasets import model_dataset
-# utterance_log_probs lives in asrlab.evaluate; its name stays importable from here, where the
-# course's notebooks import it.
 from asrlab.evaluate import utterance_log_probs
 from asrlab.metrics import error_rates
 

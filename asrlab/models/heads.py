@@ -9,7 +9,7 @@ ELMo / SUPERB recipe), normalises each frame, and a head maps frames to CTC log-
   use context the frozen encoder did not provide.
 
 :func:`make_probe` builds one with seeded weights. The training loop lives in
-:mod:`asrlab.probes`; here are only the modules.
+:mod:`asrlab.course.feature_extraction`; here are only the modules.
 """
 from __future__ import annotations
 

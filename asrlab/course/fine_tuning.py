@@ -32,7 +32,7 @@ FINETUNE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 #: The knob values of notebook 02 (fine-tuning) that its assertions about effects were measured
 #: with, per corpus size: with these, the lesson's effects hold (transfer beats scratch, scratch
 #: stays blank, L2-SP forgets less...); a learner who changes one explores, and those assertions
-#: stand down (``asrlab.notebooks.lesson_check``). Keep them equal to the notebook's knobs cell.
+#: stand down (``asrlab.course.runner.lesson_check``). Keep them equal to the notebook's knobs cell.
 LESSON_KNOBS: dict[str, dict[str, Any]] = {
     "smoke": {
         "TARGET": "accent",
@@ -308,7 +308,7 @@ def rows_as_dicts(rows: Sequence[RegimeRun]) -> list[dict[str, Any]]:
 
 
 def rows_for_plot(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Regime rows for :func:`asrlab.plot.regime_bars`: a forgetting of ``None`` (``scratch``, which
+    """Regime rows for :func:`asrlab.course.plots.regime_bars`: a forgetting of ``None`` (``scratch``, which
     never knew the source domain) becomes NaN, which draws no bar, where a table shows ``n/a``."""
     return [{**row, "forgetting": math.nan if row.get("forgetting") is None else row["forgetting"]} for row in rows]
 

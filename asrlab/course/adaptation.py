@@ -34,16 +34,16 @@ from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AlignmentConfig, adapt_model
 from asrlab.config import DataConfig, TrainConfig
+from asrlab.course.fine_tuning import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
-from asrlab.experiments import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.manifest import manifest_path
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 
 SOURCE_ONLY = "source-only"
 #: Methods :func:`compare_methods` knows: "source-only" is lambda = 0.
-METHODS: tuple[str, ...] = (SOURCE_ONLY, "mmd", "coral", "dann")
+COMPARED_METHODS: tuple[str, ...] = (SOURCE_ONLY, "mmd", "coral", "dann")
 #: Names of the two references that use target labels.
 FT_FEW = "fine-tune on {minutes:g} min of target labels"
 FT_ALL = "fine-tune on all target labels"
@@ -54,7 +54,7 @@ HISTORY_KEYS: tuple[str, ...] = ("ctc", "align", "disc_acc", "grl_coef")
 #: The knob values of notebook 04 (MMD and CORAL) that its assertions about effects were measured
 #: with, per corpus size (the full ones produced ``results/04_mmd-full.json``). With them the
 #: lesson's effects hold; a learner who changes one explores, and those assertions stand down
-#: (``asrlab.notebooks.lesson_check``). Keep them equal to the notebook's knobs cell.
+#: (``asrlab.course.runner.lesson_check``). Keep them equal to the notebook's knobs cell.
 LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
     "smoke": {
         "SHIFTS": ("accent", "noisy"),
@@ -270,8 +270,8 @@ class RunRecord:
 def alignment_config(method: str, weight: float, layer: int, base: AlignmentConfig = AlignmentConfig()) -> AlignmentConfig:
     """The :class:`AlignmentConfig` of ``method``; source-only is MMD with lambda 0 (its monitor
     discriminator still logs ``disc_acc``)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if method not in COMPARED_METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(COMPARED_METHODS)}")
     if method == SOURCE_ONLY:
         return replace(base, method="mmd", weight=0.0, layer=layer)
     return replace(base, method=method, weight=float(weight), layer=layer)  # type: ignore[arg-type]
@@ -293,7 +293,7 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
     Args:
         init: the pretrained model (left untouched).
         data: the shift's datasets.
-        method: one of :data:`METHODS`.
+        method: one of :data:`COMPARED_METHODS`.
         weight: lambda (ignored for source-only).
         layer: the aligned encoder layer (-1: the last).
         train_config: optimisation settings; its seed is replaced by ``seed``.
@@ -396,7 +396,7 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
     Args:
         init: the pretrained model.
         shifts: the shifts' datasets (from :func:`load_shift`).
-        methods: names from :data:`METHODS`.
+        methods: names from :data:`COMPARED_METHODS`.
         grids: method -> ``(weights, layers)`` to search; source-only always runs once (layer -1).
         train_config: optimisation settings shared by every run (same steps for every method).
         seeds: the first searches, every seed reports.
@@ -412,9 +412,9 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
                          "reported beside the choice, never used to choose)")
     if not seeds:
         raise ValueError("need at least one seed")
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in COMPARED_METHODS]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; use {', '.join(METHODS)}")
+        raise ValueError(f"unknown methods {unknown}; use {', '.join(COMPARED_METHODS)}")
     missing = [m for m in methods if m != SOURCE_ONLY and m not in grids]
     if missing:
         raise ValueError(f"no (weights, layers) grid for {missing}")
@@ -609,7 +609,7 @@ def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], lay
     """Utterance-pooled encoder features of several datasets, stacked, with a label per row.
 
     Returns:
-        ``(features (N, D), labels)``: feed :func:`asrlab.analysis.embed_2d` and
+        ``(features (N, D), labels)``: feed :func:`asrlab.course.data_prep.embed_2d` and
         :func:`asrlab.adapt.diagnostics.proxy_a_distance`.
     """
     device = next(model.parameters()).device
@@ -621,7 +621,7 @@ def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], lay
 
 
 __all__ = ["DISC_COLUMNS", "FT_ALL", "FT_FEW", "GRID_COLUMNS", "HISTORY_KEYS", "LESSON_KNOBS_04", "headline", "LESSON_KNOBS_05",
-           "METHODS", "ORACLE", "SELECTION_COLUMNS", "SELECTION_PERCENT", "SOURCE_ONLY", "SUMMARY_COLUMNS",
+           "COMPARED_METHODS", "ORACLE", "SELECTION_COLUMNS", "SELECTION_PERCENT", "SOURCE_ONLY", "SUMMARY_COLUMNS",
            "Comparison", "RunRecord", "ShiftData", "alignment_config", "choose", "compare_methods", "disc_acc_rows",
            "gain_lines", "goal_check", "load_shift", "pooled_by_domain", "readable_rows", "reference_rows",
            "run_one", "selection_rows", "summarize"]

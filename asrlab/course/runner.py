@@ -350,7 +350,7 @@ def export_html(nb: Any, path: Path) -> Path:
     """
     from nbconvert import HTMLExporter
 
-    quiet = logging.getLogger("asrlab.notebooks.html")  # nbconvert's notes on alt text are not the user's to fix
+    quiet = logging.getLogger("asrlab.course.runner.html")  # nbconvert's notes on alt text are not the user's to fix
     quiet.setLevel(logging.ERROR)
     body, _ = HTMLExporter(embed_images=True, log=quiet).from_notebook_node(nb)
     with atomic_write(path) as tmp:

@@ -7,7 +7,7 @@ look at, one character per output frame:
 * :func:`best_path`: the most probable symbol of every frame, the blank shown as ``_`` and the
   space as ``␣`` (``"hh_e_ll_l_oo␣␣"``);
 * :func:`merge_repeats` then drops the blanks: :func:`collapse` (``"hello␣"``);
-* :func:`transcript`: spaces back, trimmed as :func:`asrlab.decode.greedy_decode` trims them;
+* :func:`transcript`: spaces back, trimmed as :func:`asrlab.decoding.greedy.greedy_decode` trims them;
 * :func:`error_counts`: WER and CER with their substitutions, deletions and insertions.
 
 :func:`explain_utterance` does all of it for one utterance's ``(T, V)`` log-probabilities, and
@@ -89,7 +89,7 @@ def collapse(path: str, blank: str = BLANK_MARK) -> str:
 def transcript(collapsed: str, space: str = SPACE_MARK) -> str:
     """A collapsed path as text: spaces back, runs of spaces merged, ends trimmed.
 
-    This is what :func:`asrlab.decode.greedy_decode` returns for the same frames.
+    This is what :func:`asrlab.decoding.greedy.greedy_decode` returns for the same frames.
     """
     return " ".join(collapsed.replace(space, " ").split())
 

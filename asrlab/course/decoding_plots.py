@@ -1,12 +1,12 @@
 """Figures of decoding studies; every function returns a :class:`matplotlib.figure.Figure`
-(object-oriented API, no global state), saved with :func:`asrlab.plot.save_figure`."""
+(object-oriented API, no global state), saved with :func:`asrlab.course.plots.save_figure`."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from asrlab.figure import Figure
+from asrlab.course.figure import Figure
 
 from asrlab.text import CharVocabulary
 
@@ -19,7 +19,7 @@ def sweep_figure(rows: Sequence[Mapping[str, object]], x: str, group: str | None
 
     Args:
         rows: sweep rows with ``x``, ``"wer"`` and ``"utterances_per_second"``
-            (:func:`asrlab.decoding.study.decoding_sweep`).
+            (:func:`asrlab.course.decoding.decoding_sweep`).
         x: the swept key, e.g. ``"beam_size"`` or ``"lm_weight"``.
         group: a key that splits rows into lines (e.g. ``"lm"``), or None for one line.
         title: figure title.

@@ -1,11 +1,11 @@
 """Figures of the adaptation chapter; each function returns a matplotlib Figure (save it with
-:func:`asrlab.plot.save_figure`)."""
+:func:`asrlab.course.plots.save_figure`)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
-from asrlab.figure import Figure
+from asrlab.course.figure import Figure
 
 from asrlab.adapt.toy import ToyResult
 
@@ -85,7 +85,7 @@ def lambda_sweep(rows: Sequence[Mapping[str, object]], title: str = "") -> Figur
 
     Args:
         rows: dicts with ``shift``, ``weight``, ``layer``, ``target_wer`` and ``source_dev_wer``
-            (e.g. :meth:`asrlab.adapt.experiments.Comparison.grid_rows` of one method).
+            (e.g. :meth:`asrlab.course.adaptation.Comparison.grid_rows` of one method).
         title: the figure's title.
     """
     if not rows:
@@ -113,7 +113,7 @@ def method_bars(summary: Sequence[Mapping[str, object]], title: str = "") -> Fig
     """Target test WER per shift and method (mean over seeds, +-1 std), references hatched.
 
     Args:
-        summary: rows of :func:`asrlab.adapt.experiments.summarize`.
+        summary: rows of :func:`asrlab.course.adaptation.summarize`.
         title: the figure's title.
     """
     if not summary:
