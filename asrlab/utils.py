@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from asrlab.config import CORPUS_SIZES
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) for a reproducible run."""
@@ -81,8 +83,9 @@ def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 #: The course's sizes, smallest first: ``smoke`` (CI: about a minute per notebook, numbers that
 #: mean little), ``lab`` (a learner: at most 10 minutes per notebook on 2 CPU cores, the lessons'
-#: effects visible) and ``full`` (the README's tables).
-COURSE_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
+#: effects visible) and ``full`` (the README's tables). A notebook runs on the corpus of its size,
+#: so these are the corpus sizes (:data:`asrlab.config.CORPUS_SIZES`).
+COURSE_SIZES: tuple[str, ...] = CORPUS_SIZES
 
 
 def course_size() -> str:
