@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.corpus.build import CorpusBuilder, UtteranceJob, plan_jobs, render
 from asrlab.corpus.domains import get_domain
 from asrlab.datasets import SpeechDataset, audio_seconds, collate
@@ -90,7 +90,7 @@ def fit_rate(utts: list[Utterance], cache_dir: Path, model_config: ModelConfig, 
     model = build_model(model_config)
     history = fit(model, dataset, TrainConfig(epochs=1, max_steps=steps, lr=1e-3, warmup_steps=0,
                                               specaugment=None, seed=0),
-                  data=DataConfig(max_seconds=max_seconds, max_batch_size=256, num_workers=0), progress=False)
+                  data=LoaderConfig(max_seconds=max_seconds, max_batch_size=256, num_workers=0), progress=False)
     return history.audio_seconds_per_second
 
 
@@ -122,7 +122,7 @@ def run_bench(quick: bool = False, progress: bool = True, workdir: str | os.Path
         parallel_rate = run_data_parallel(fit_rate, (utts, root / "cache", model_config, steps, 120.0), processes=2)
     torch.manual_seed(0)
     model = build_model(model_config)
-    result = evaluate(model, cached, DataConfig(max_seconds=400.0, num_workers=0))
+    result = evaluate(model, cached, LoaderConfig(max_seconds=400.0, num_workers=0))
     return {
         "machine": machine_description(),
         "synthesis_utterances_per_second": round(synth_rate, 1),

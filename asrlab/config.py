@@ -113,8 +113,8 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """Batching.
+class LoaderConfig:
+    """How a DataLoader reads a dataset: batching, worker processes, and what to do with a bad utterance.
 
     Attributes:
         max_seconds: padded audio seconds per batch (batch size times the longest utterance).
@@ -352,9 +352,9 @@ class ProbeConfig:
 # --------------------------------------------------------------------------- presets
 #: Model, training and batching settings for the two sizes of a run of ``asrlab train``
 #: (:func:`asrlab.recipes.train_recipe`).
-TRAIN_PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = {
+TRAIN_PRESETS: dict[str, tuple[ModelConfig, TrainConfig, LoaderConfig]] = {
     "smoke": (ModelConfig().smoke(), TrainConfig(epochs=20, lr=3e-3, warmup_steps=10),
-              DataConfig(max_seconds=120.0, num_workers=0)),
+              LoaderConfig(max_seconds=120.0, num_workers=0)),
     "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
-             DataConfig(max_seconds=240.0, num_workers=1)),
+             LoaderConfig(max_seconds=240.0, num_workers=1)),
 }

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from asrlab.audio import audio_duration
-from asrlab.config import DataConfig, FeatureConfig
+from asrlab.config import LoaderConfig, FeatureConfig
 from asrlab.errors import AsrlabError, AudioError, TranscriptError
 from asrlab.features import FeatureCache, compute_features
 from asrlab.manifest import Utterance, read_manifests
@@ -287,7 +287,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         return max(0, len(self._batches()) - self.start_batch)
 
 
-def make_loader(dataset: SpeechDataset, config: DataConfig, *, shuffle: bool = True, seed: int = 0,
+def make_loader(dataset: SpeechDataset, config: LoaderConfig, *, shuffle: bool = True, seed: int = 0,
                 rank: int = 0, world_size: int = 1) -> DataLoader:
     """A DataLoader over ``dataset`` with length-bucketed batches and :func:`collate`."""
     max_frames = int(config.max_seconds * dataset.features.frames_per_second)

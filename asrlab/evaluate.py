@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from asrlab.audio import SAMPLE_RATE, load_audio
-from asrlab.config import DataConfig, FeatureConfig
+from asrlab.config import LoaderConfig, FeatureConfig
 from asrlab.datasets import SpeechDataset, audio_seconds, make_loader, model_dataset
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import BlankOutputWarning
@@ -123,7 +123,7 @@ class EvalResult:
 
 
 @torch.no_grad()
-def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
+def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None = None,
                        device: torch.device | str = "cpu",
                        decoder: Decoder | None = None) -> tuple[dict[int, str], float, float, float]:
     """Transcripts of every utterance, keyed by dataset index, plus loss/time/audio totals.
@@ -131,7 +131,7 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
     ``decoder`` (an :func:`asrlab.decoding.make_decoder` result) replaces greedy decoding; its
     time counts in the total.
     """
-    data = data or DataConfig(num_workers=0)
+    data = data or LoaderConfig(num_workers=0)
     loader = make_loader(dataset, data, shuffle=False)
     order = [i for batch in loader.batch_sampler for i in batch]
     was_training = model.training
@@ -160,10 +160,10 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: DataConfig
 
 @torch.no_grad()
 def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
-                        data: DataConfig | None = None) -> list[torch.Tensor]:
+                        data: LoaderConfig | None = None) -> list[torch.Tensor]:
     """The model's CTC log-probabilities of every utterance, in dataset order: one ``(T_i, V)``
     float tensor per utterance, on the CPU, ``T_i`` its valid output frames."""
-    loader = make_loader(dataset, data or DataConfig(num_workers=0), shuffle=False)
+    loader = make_loader(dataset, data or LoaderConfig(num_workers=0), shuffle=False)
     order = [i for batch in loader.batch_sampler for i in batch]
     was_training = model.training
     model.eval()
@@ -179,7 +179,7 @@ def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.d
     return out  # type: ignore[return-value]
 
 
-def evaluate(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
+def evaluate(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None = None,
              device: torch.device | str = "cpu", decoder: Decoder | None = None) -> EvalResult:
     """Decode ``dataset`` with ``model`` (greedy unless ``decoder`` is given) and score it against
     the manifest texts.
@@ -243,4 +243,4 @@ def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
     dataset = model_dataset(utterances, loaded)
     target = pick_device(device)
     loaded.model.to(target)
-    return evaluate(loaded.model, dataset, DataConfig(num_workers=0), target, decoder)
+    return evaluate(loaded.model, dataset, LoaderConfig(num_workers=0), target, decoder)

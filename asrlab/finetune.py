@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from asrlab.config import (REGIMES, DataConfig, ModelConfig, Regime, RegimeConfig, TrainConfig, from_dict,
+from asrlab.config import (REGIMES, LoaderConfig, ModelConfig, Regime, RegimeConfig, TrainConfig, from_dict,
                            regime_config)
 from asrlab.datasets import make_dataset
 from asrlab.models import build_model, count_parameters
@@ -116,7 +116,7 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
 
 
 def finetune(init: LoadedModel, train: Any, regime: Regime | RegimeConfig, config: TrainConfig, *,
-             dev: Any = None, data: DataConfig = DataConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
+             dev: Any = None, data: LoaderConfig = LoaderConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
              k: int | None = None, layer_decay: float | None = None, l2sp_alpha: float | None = None,
              progress: bool = False) -> FinetuneResult:
     """Fine-tune a copy of ``init.model`` on ``train`` (a SpeechDataset) with one regime.

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from asrlab.config import TRAIN_PRESETS, DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import TRAIN_PRESETS, LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 # The foundations live in the library (datasets, evaluate, manifest, models.resolve); their names
 # stay importable from here for the notebooks and scripts that import them from asrlab.recipes.
 from asrlab.datasets import feature_cache, make_dataset
@@ -26,7 +26,7 @@ from asrlab.train import History, fit
 
 #: Model, training and batching settings for the two sizes of every run (kept with the other
 #: settings, :data:`asrlab.config.TRAIN_PRESETS`).
-PRESETS: dict[str, tuple[ModelConfig, TrainConfig, DataConfig]] = TRAIN_PRESETS
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig, LoaderConfig]] = TRAIN_PRESETS
 
 
 def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None = None,

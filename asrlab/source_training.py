@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
 from asrlab.datasets import make_dataset
@@ -35,7 +35,7 @@ SOURCE_MODEL = ModelConfig(arch="ds2", hidden=192, num_layers=3, conv_channels=3
 SOURCE_TRAIN = TrainConfig(epochs=4, lr=2e-3, warmup_steps=150, checkpoint_every=25, early_stop_patience=3,
                            specaugment=SpecAugmentConfig(freq_masks=2, freq_width=10, time_masks=2, time_width=25),
                            seed=0)
-SOURCE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
+SOURCE_DATA = LoaderConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 
 
 def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, split: str = "test") -> dict[str, Any]:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from asrlab.config import DataConfig, TrainConfig, from_dict
+from asrlab.config import LoaderConfig, TrainConfig, from_dict
 from asrlab.datasets import Batch, SpeechDataset, audio_seconds, make_loader
 from asrlab.errors import BlankOutputWarning, CheckpointError
 from asrlab.evaluate import evaluate
@@ -404,7 +404,7 @@ def fit(
     train: SpeechDataset,
     config: TrainConfig = TrainConfig(),
     *,
-    data: DataConfig = DataConfig(),
+    data: LoaderConfig = LoaderConfig(),
     dev: SpeechDataset | None = None,
     out_dir: str | os.PathLike | None = None,
     param_groups: Sequence[dict[str, Any]] | None = None,
@@ -492,7 +492,7 @@ def fit(
         with warnings.catch_warnings():
             # blank-only output is expected early on (CTC's blank-first plateau): warn on final evaluations only
             warnings.simplefilter("ignore", BlankOutputWarning)
-            result = evaluate(model, dev, DataConfig(max_seconds=data.max_seconds, num_workers=0), device)
+            result = evaluate(model, dev, LoaderConfig(max_seconds=data.max_seconds, num_workers=0), device)
         row = {"step": state.step, "epoch": state.epoch, "dev_wer": result.rates.wer, "dev_cer": result.rates.cer,
                "dev_loss": result.loss}
         history.evals.append(row)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from asrlab.adapt import toy
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.course import adaptation as ax
 from asrlab.course import adaptation_plots as aplot
 from asrlab.manifest import read_manifest, write_manifest
@@ -21,7 +21,7 @@ from asrlab.text import CharVocabulary
 TINY = ModelConfig(hidden=16, num_layers=1, conv_channels=4)
 QUICK = TrainConfig(epochs=100, max_steps=2, lr=3e-3, warmup_steps=0, amp=False, device="cpu", seed=0,
                     specaugment=None)
-BATCH = DataConfig(num_workers=0, max_batch_size=3)
+BATCH = LoaderConfig(num_workers=0, max_batch_size=3)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

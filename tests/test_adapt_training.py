@@ -14,7 +14,7 @@ import asrlab.datasets as datasets_mod
 from asrlab.adapt.diagnostics import pooled_features, proxy_a_distance
 from asrlab.adapt.training import DEFAULT_WEIGHTS, AlignmentConfig, adapt, adapt_model, adapt_search
 from asrlab.cli import main
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.errors import CheckpointError
 from asrlab.manifest import read_manifest, write_manifest
@@ -23,7 +23,7 @@ from asrlab.text import CharVocabulary
 
 TINY = ModelConfig(hidden=16, num_layers=1, conv_channels=4)
 QUICK = TrainConfig(epochs=1, max_steps=3, lr=3e-3, warmup_steps=0, amp=False, device="cpu", seed=0, specaugment=None)
-DATA = DataConfig(num_workers=0, max_batch_size=3)
+DATA = LoaderConfig(num_workers=0, max_batch_size=3)
 #: Text no vocabulary holds; reading it anywhere would raise.
 FORBIDDEN = "§ 42 ünïcødé ¿"
 

@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import BlankOutputWarning
@@ -22,7 +22,7 @@ VOCAB = CharVocabulary()
 FEATS = FeatureConfig()
 TINY = ModelConfig(hidden=16, num_layers=1, conv_channels=4, dropout=0.0)
 #: two utterances a batch: the eight test utterances take four batches
-SMALL_BATCHES = DataConfig(num_workers=0, max_batch_size=2)
+SMALL_BATCHES = LoaderConfig(num_workers=0, max_batch_size=2)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

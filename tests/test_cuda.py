@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset, make_loader
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.evaluate import evaluate
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_availabl
 
 VOCAB = CharVocabulary()
 TINY = ModelConfig(hidden=32, num_layers=2, conv_channels=8, dropout=0.0)
-DATA = DataConfig(num_workers=0, max_batch_size=4)
+DATA = LoaderConfig(num_workers=0, max_batch_size=4)
 
 
 @pytest.fixture(scope="module")

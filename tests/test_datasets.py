@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asrlab.audio import save_audio
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig
 from asrlab.datasets import (Batch, BucketBatchSampler, SpeechDataset, collate, make_loader,
                              min_ctc_frames)
 from asrlab.decoding.greedy import greedy_decode
@@ -151,7 +151,7 @@ def test_collate_pads_and_keeps_lengths(tmp_path):
 
 def test_make_loader_yields_batches(tiny_manifest, tmp_path):
     ds = SpeechDataset(read_manifest(tiny_manifest), VOCAB, FEATS, cache=FeatureCache(tmp_path, FEATS))
-    loader = make_loader(ds, DataConfig(num_workers=0, max_batch_size=3), shuffle=False)
+    loader = make_loader(ds, LoaderConfig(num_workers=0, max_batch_size=3), shuffle=False)
     batches = list(loader)
     assert sum(b.size for b in batches) == 8
     assert sorted(i for b in batches for i in b.ids) == sorted(u.id for u in ds.utterances)

@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from asrlab.audio import load_audio
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, ProbeConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, ProbeConfig, TrainConfig
 from asrlab.corpus.build import build_corpus, build_shift
 from asrlab.corpus.domains import DOMAINS, SOURCE_ACCENTS, accent_name
 from asrlab.corpus.shifts import AddNoise, Compose, Telephone
@@ -154,11 +154,11 @@ def test_03_exercise_2_top_k_trains_fewer_parameters(tiny_model, tiny_manifest: 
     init = LoadedModel(tiny_model, FeatureConfig(), CharVocabulary(), {"name": "tiny"})
     data = SpeechDataset(read_manifest(tiny_manifest), CharVocabulary(), FeatureConfig())
     config = TrainConfig(epochs=1, lr=5e-3, warmup_steps=0, specaugment=None, seed=SEED)
-    batches = DataConfig(num_workers=0, max_batch_size=4)
+    batches = LoaderConfig(num_workers=0, max_batch_size=4)
     top = finetune(init, data, "top-k", config, k=1, dev=data, data=batches)
     full = finetune(init, data, "full", config, dev=data, data=batches)
     assert 0 < top.trainable_parameters < full.trainable_parameters and top.seconds > 0
-    assert 0.0 <= evaluate(top.model, data, DataConfig(num_workers=0)).rates.wer
+    assert 0.0 <= evaluate(top.model, data, LoaderConfig(num_workers=0)).rates.wer
 
 
 def test_03_exercise_3_a_longer_budget_trains_longer(tiny_model, tiny_manifest: Path) -> None:

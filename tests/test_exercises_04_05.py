@@ -31,7 +31,7 @@ import torch
 
 from asrlab.adapt import AlignmentConfig, adapt_model, losses, toy
 from asrlab.adapt.selection import RULES
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.corpus.domains import TARGET_DOMAINS
 from asrlab.course import adaptation as ax
 from asrlab.datasets import SpeechDataset
@@ -42,7 +42,7 @@ from asrlab.text import CharVocabulary
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = TrainConfig(epochs=100, max_steps=3, lr=3e-3, warmup_steps=0, amp=False, device="cpu", seed=0,
                     specaugment=None)
-BATCH = DataConfig(num_workers=0, max_batch_size=3)
+BATCH = LoaderConfig(num_workers=0, max_batch_size=3)
 #: The notebooks' smoke alignment settings: the exercises add one field to them.
 ALIGN = ax.LESSON_KNOBS_04["smoke"]["ALIGN"]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from asrlab.cli import main
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, RegimeConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, RegimeConfig, TrainConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.finetune import finetune, l2sp_penalty, prepare
 from asrlab.manifest import read_manifest
@@ -18,7 +18,7 @@ from asrlab.text import CharVocabulary
 from asrlab.train import ParameterPenalty
 
 CONFIG = TrainConfig(epochs=2, lr=5e-3, warmup_steps=0, specaugment=None, seed=0)
-DATA = DataConfig(num_workers=0, max_batch_size=4)
+DATA = LoaderConfig(num_workers=0, max_batch_size=4)
 
 
 @pytest.fixture(scope="module")

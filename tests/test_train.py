@@ -19,7 +19,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import asrlab.train as train_mod
-from asrlab.config import DataConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
+from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, SpecAugmentConfig, TrainConfig
 from asrlab.datasets import BucketBatchSampler, SpeechDataset
 from asrlab.errors import CheckpointError
 from asrlab.evaluate import evaluate
@@ -37,7 +37,7 @@ FEATS = FeatureConfig()
 TINY = ModelConfig(hidden=16, num_layers=1, conv_channels=4, dropout=0.1)
 QUICK = TrainConfig(epochs=1, lr=3e-3, warmup_steps=2, amp=False, device="cpu", seed=0,
                     specaugment=SpecAugmentConfig(freq_width=8, time_width=10))
-DATA = DataConfig(num_workers=0, max_batch_size=2)
+DATA = LoaderConfig(num_workers=0, max_batch_size=2)
 
 
 # One intra-op thread: tiny models gain nothing from two, and a busy 2-core machine makes OpenMP
@@ -106,7 +106,7 @@ def test_overfits_a_handful_of_utterances(train_ds):
     torch.manual_seed(0)
     model = build_model(ModelConfig(hidden=128, num_layers=1, dropout=0.0, conv_channels=16))
     config = TrainConfig(epochs=150, lr=1e-2, warmup_steps=20, specaugment=None, amp=False, device="cpu")
-    history = fit(model, train_ds, config, data=DataConfig(num_workers=0, max_batch_size=4), progress=False)
+    history = fit(model, train_ds, config, data=LoaderConfig(num_workers=0, max_batch_size=4), progress=False)
     losses = history.column("loss")
     assert len(losses) == 300
     assert sum(losses[-10:]) / 10 < 0.1 * sum(losses[:10]) / 10
@@ -256,7 +256,7 @@ def test_epochs_whose_batch_count_varies_all_run(train_ds):
         pytest.fail("no seed gives varying batch counts: adjust max_seconds")
     config = replace(QUICK, epochs=3, seed=seed, specaugment=None)
     with time_limit(30):
-        history = fit(tiny_model(), train_ds, config, data=DataConfig(num_workers=0, max_seconds=3.0,
+        history = fit(tiny_model(), train_ds, config, data=LoaderConfig(num_workers=0, max_seconds=3.0,
                                                                        max_batch_size=8, num_buckets=1),
                       progress=False)
     assert [sum(1 for r in history.steps if r["epoch"] == e) for e in range(3)] == counts
@@ -287,7 +287,7 @@ def test_grad_accumulation_sums_micro_batches(tiny_manifest, cache):
         model = tiny_model(config=model_cfg)
         with capture_grads(model) as seen:
             history = fit(model, two, replace(config, grad_accum=accum),
-                          data=DataConfig(num_workers=0, max_batch_size=batch_size), progress=False)
+                          data=LoaderConfig(num_workers=0, max_batch_size=batch_size), progress=False)
         assert len(history.steps) == 1 and len(seen) == 1
         grads.append(seen[0])
     assert grads[0].keys() == grads[1].keys()
@@ -296,7 +296,7 @@ def test_grad_accumulation_sums_micro_batches(tiny_manifest, cache):
 
 
 def test_grad_accumulation_flushes_at_epoch_end(train_ds):
-    data = DataConfig(num_workers=0, max_batch_size=3)               # batches of 3, 3, 2
+    data = LoaderConfig(num_workers=0, max_batch_size=3)               # batches of 3, 3, 2
     history = fit(tiny_model(), train_ds, replace(QUICK, epochs=2, grad_accum=2), data=data, progress=False)
     assert [r["epoch"] for r in history.steps] == [0, 0, 1, 1]
 
@@ -315,14 +315,14 @@ def test_gradient_clipping(train_ds):
 # --------------------------------------------------------------------------- dev, early stopping
 def test_early_stopping_with_patience(train_ds):
     config = replace(QUICK, epochs=10, lr=0.0, early_stop_patience=2)   # dev WER never improves
-    history = fit(tiny_model(), train_ds, config, data=DataConfig(num_workers=0, max_batch_size=4),
+    history = fit(tiny_model(), train_ds, config, data=LoaderConfig(num_workers=0, max_batch_size=4),
                   dev=train_ds, progress=False)
     assert history.stopped_early
     assert len(history.evals) == 3 and history.best_step == 2
     assert len(history.steps) == 6 and history.steps[-1]["epoch"] == 2
 
     finished = fit(tiny_model(), train_ds, replace(config, epochs=2, early_stop_patience=1),
-                   data=DataConfig(num_workers=0, max_batch_size=4), dev=train_ds, progress=False)
+                   data=LoaderConfig(num_workers=0, max_batch_size=4), dev=train_ds, progress=False)
     assert len(finished.evals) == 2 and not finished.stopped_early   # patience ran out at the end
 
 
@@ -421,7 +421,7 @@ def test_extra_loss_hook_gets_source_and_target(train_ds, tiny_manifest, cache):
         calls.append((source.hidden.shape[0], target.hidden.shape[0], info.step))
         return torch.tensor(2.0), {"my_log": 1.5}
 
-    history = fit(tiny_model(), train_ds, replace(QUICK, epochs=2), data=DataConfig(num_workers=0, max_batch_size=3),
+    history = fit(tiny_model(), train_ds, replace(QUICK, epochs=2), data=LoaderConfig(num_workers=0, max_batch_size=3),
                   extra_loss=hook, extra_data=target_ds, progress=False)
     assert [c[2] for c in calls] == list(range(6))
     assert sum(c[0] for c in calls[:3]) == 8                   # every labelled utterance once per epoch
@@ -481,7 +481,7 @@ DDP_SCRIPT = textwrap.dedent("""
     import os, sys
     import torch
     import torch.distributed as dist
-    from asrlab.config import DataConfig, FeatureConfig, ModelConfig, TrainConfig
+    from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
     from asrlab.datasets import SpeechDataset
     from asrlab.manifest import read_manifest
     from asrlab.models import build_model
@@ -494,7 +494,7 @@ DDP_SCRIPT = textwrap.dedent("""
     model = build_model(ModelConfig(hidden=16, num_layers=1, conv_channels=4, dropout=0.1))
     ds = SpeechDataset(read_manifest(manifest), CharVocabulary(), FeatureConfig())
     history = fit(model, ds, TrainConfig(epochs=2, lr=3e-3, warmup_steps=1, amp=False, device="cpu"),
-                  data=DataConfig(num_workers=0, max_batch_size=2), out_dir=out + "/run", progress=False)
+                  data=LoaderConfig(num_workers=0, max_batch_size=2), out_dir=out + "/run", progress=False)
     torch.save({"state": model.state_dict(), "steps": len(history.steps), "world": dist.get_world_size()},
                f"{out}/rank{rank}.pt")
     dist.destroy_process_group()

@@ -15,7 +15,7 @@ import torch
 
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
 from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, gaussian_mmd
-from asrlab.config import DataConfig
+from asrlab.config import LoaderConfig
 from asrlab.datasets import Batch, SpeechDataset, make_loader
 from asrlab.models.base import CTCModel, EncoderOutput
 
@@ -106,7 +106,7 @@ def proxy_a_distance(source: np.ndarray | torch.Tensor, target: np.ndarray | tor
 
 
 @torch.no_grad()
-def model_outputs(model: CTCModel, dataset: SpeechDataset, data: DataConfig | None = None,
+def model_outputs(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None = None,
                   device: torch.device | str = "cpu") -> Iterator[tuple[list[int], Batch, torch.Tensor,
                                                                                torch.Tensor, EncoderOutput]]:
     """Run ``model`` (in eval mode, no gradient) over ``dataset`` batch by batch.
@@ -115,7 +115,7 @@ def model_outputs(model: CTCModel, dataset: SpeechDataset, data: DataConfig | No
         ``(indices, batch, log_probs (B, T', V), out_lens (B,), encoder output)``; ``indices``
         are the batch's positions in ``dataset``. The model's training mode is restored after.
     """
-    data = data or DataConfig(num_workers=0)
+    data = data or LoaderConfig(num_workers=0)
     loader = make_loader(dataset, data, shuffle=False)
     order = [list(b) for b in loader.batch_sampler]
     was_training = model.training
@@ -129,7 +129,7 @@ def model_outputs(model: CTCModel, dataset: SpeechDataset, data: DataConfig | No
         model.train(was_training)
 
 
-def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, data: DataConfig | None = None,
+def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, data: LoaderConfig | None = None,
                     device: torch.device | str = "cpu") -> np.ndarray:
     """Each utterance's encoder output at ``layer``, averaged over its valid frames.
 

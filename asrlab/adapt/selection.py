@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from asrlab.adapt.diagnostics import model_outputs
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
-from asrlab.config import SELECTION_RULES, DataConfig
+from asrlab.config import SELECTION_RULES, LoaderConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.metrics import error_rates
@@ -143,7 +143,7 @@ class TargetPass:
     features: np.ndarray    # (M, D) pooled encoder outputs
 
 
-def source_pass(model: CTCModel, dev: SpeechDataset, data: DataConfig | None = None,
+def source_pass(model: CTCModel, dev: SpeechDataset, data: LoaderConfig | None = None,
                 device: torch.device | str = "cpu", layer: int = -1) -> SourcePass:
     """Decode, score and embed a labelled source dev set in one pass."""
     if not dev.labelled:
@@ -162,7 +162,7 @@ def source_pass(model: CTCModel, dev: SpeechDataset, data: DataConfig | None = N
     return SourcePass(refs, hyps, losses, np.stack(feats))  # type: ignore[arg-type]
 
 
-def target_pass(model: CTCModel, target: SpeechDataset, data: DataConfig | None = None,
+def target_pass(model: CTCModel, target: SpeechDataset, data: LoaderConfig | None = None,
                 device: torch.device | str = "cpu", layer: int = -1) -> TargetPass:
     """Posterior entropy and pooled features of target data (its text is never read)."""
     total, frames = 0.0, 0
@@ -176,7 +176,7 @@ def target_pass(model: CTCModel, target: SpeechDataset, data: DataConfig | None 
     return TargetPass(total / max(frames, 1), np.stack(feats))  # type: ignore[arg-type]
 
 
-def score_model(model: CTCModel, dev: SpeechDataset, target: SpeechDataset, data: DataConfig | None = None,
+def score_model(model: CTCModel, dev: SpeechDataset, target: SpeechDataset, data: LoaderConfig | None = None,
                 device: torch.device | str = "cpu", layer: int = -1) -> dict[str, float]:
     """Every selection score of a model (one pass over each set).
 

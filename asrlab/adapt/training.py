@@ -27,7 +27,7 @@ from asrlab.adapt.diagnostics import domain_accuracy
 from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encoder_layer
 from asrlab.adapt.losses import coral, dann_loss, domain_bce, gaussian_mmd
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
-from asrlab.config import (ALIGNMENT_METHODS, DANN_SCHEDULES, AlignmentConfig, AlignmentMethod, DataConfig,
+from asrlab.config import (ALIGNMENT_METHODS, DANN_SCHEDULES, AlignmentConfig, AlignmentMethod, LoaderConfig,
                            FeatureConfig, TrainConfig)
 from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.errors import CheckpointError
@@ -177,7 +177,7 @@ class AdaptResult:
 
 def adapt_model(init: CTCModel, source: SpeechDataset, target: SpeechDataset, config: AlignmentConfig,
                 train_config: TrainConfig, *, dev: SpeechDataset | None = None,
-                data: DataConfig = DataConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
+                data: LoaderConfig = LoaderConfig(num_workers=0), out_dir: str | os.PathLike | None = None,
                 progress: bool = False, meta: dict[str, Any] | None = None) -> AdaptResult:
     """Adapt a copy of ``init``: CTC on labelled ``source`` plus alignment with unlabelled ``target``.
 
@@ -231,7 +231,7 @@ def _dataset(utterances: Sequence[Utterance], loaded: LoadedModel, labelled: boo
 def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
           target_manifests: Sequence[str | os.PathLike], config: AlignmentConfig, train_config: TrainConfig,
           out_dir: str | os.PathLike, *, source_dev: Sequence[str | os.PathLike] | None = None,
-          data: DataConfig = DataConfig(num_workers=0), progress: bool = False) -> AdaptResult:
+          data: LoaderConfig = LoaderConfig(num_workers=0), progress: bool = False) -> AdaptResult:
     """Adapt a model file, run folder or pretrained name from source to target manifests.
 
     The target manifests are read without their text (any text, even empty or outside the
@@ -318,7 +318,7 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
                  weights: Sequence[float] | None = None, layers: Sequence[int] | None = None,
                  rule: str = "source-dev", source_dev: Sequence[str | os.PathLike] | None = None,
                  train_config: TrainConfig = TrainConfig(epochs=5, lr=1e-3, warmup_steps=50),
-                 base: AlignmentConfig = AlignmentConfig(), data: DataConfig = DataConfig(num_workers=0),
+                 base: AlignmentConfig = AlignmentConfig(), data: LoaderConfig = LoaderConfig(num_workers=0),
                  progress: bool = False) -> SearchResult:
     """``asrlab adapt``: adapt with each (weight, layer) of a small grid and keep the best by ``rule``.
 

@@ -33,7 +33,7 @@ import numpy as np
 from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AlignmentConfig, adapt_model
-from asrlab.config import DataConfig, TrainConfig
+from asrlab.config import LoaderConfig, TrainConfig
 from asrlab.course.fine_tuning import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
@@ -241,7 +241,7 @@ def alignment_config(method: str, weight: float, layer: int, base: AlignmentConf
     return replace(base, method=method, weight=float(weight), layer=layer)  # type: ignore[arg-type]
 
 
-def _settings(data: ShiftData, train_config: TrainConfig, batch: DataConfig, base: AlignmentConfig,
+def _settings(data: ShiftData, train_config: TrainConfig, batch: LoaderConfig, base: AlignmentConfig,
               init_name: str) -> dict[str, Any]:
     return {"init": init_name, "train_config": asdict(train_config), "batch": asdict(batch),
             "alignment": base.to_dict(),
@@ -250,7 +250,7 @@ def _settings(data: ShiftData, train_config: TrainConfig, batch: DataConfig, bas
 
 
 def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: int, train_config: TrainConfig, *,
-            seed: int = 0, base: AlignmentConfig = AlignmentConfig(), batch: DataConfig = DataConfig(num_workers=0),
+            seed: int = 0, base: AlignmentConfig = AlignmentConfig(), batch: LoaderConfig = LoaderConfig(num_workers=0),
             cache_dir: str | Path | None = None, init_name: str = "") -> RunRecord:
     """Adapt a copy of ``init`` once and score it (or read the scores from ``cache_dir``).
 
@@ -353,7 +353,7 @@ class Comparison:
 def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[ShiftData], methods: Sequence[str],
                     grids: Mapping[str, tuple[Sequence[float], Sequence[int]]], train_config: TrainConfig, *,
                     seeds: Sequence[int] = (0,), rule: str = "source-dev", base: AlignmentConfig = AlignmentConfig(),
-                    batch: DataConfig = DataConfig(num_workers=0), cache_dir: str | Path | None = None,
+                    batch: LoaderConfig = LoaderConfig(num_workers=0), cache_dir: str | Path | None = None,
                     init_name: str = "", report: Callable[[RunRecord], None] | None = None) -> Comparison:
     """Every method on every shift: search on ``seeds[0]``, choose by ``rule``, rerun on the other seeds.
 
@@ -569,7 +569,7 @@ def disc_acc_rows(records: Sequence[RunRecord], steps: int = FINAL_STEPS) -> lis
 
 
 def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], layer: int = -1,
-                     data: DataConfig | None = None) -> tuple[np.ndarray, list[str]]:
+                     data: LoaderConfig | None = None) -> tuple[np.ndarray, list[str]]:
     """Utterance-pooled encoder features of several datasets, stacked, with a label per row.
 
     Returns:

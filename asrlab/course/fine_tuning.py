@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterator, Mapping, MutableMapping, Sequence
 
-from asrlab.config import DataConfig, RegimeConfig, TrainConfig, regime_config
+from asrlab.config import LoaderConfig, RegimeConfig, TrainConfig, regime_config
 from asrlab.datasets import SpeechDataset
 from asrlab.errors import BlankOutputWarning
 from asrlab.evaluate import EvalResult, evaluate
@@ -27,7 +27,7 @@ from asrlab.manifest import Utterance
 from asrlab.models.checkpoint import LoadedModel
 
 #: Batching for fine-tuning and evaluation on a CPU: batches of up to 80 s of audio.
-FINETUNE_DATA = DataConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
+FINETUNE_DATA = LoaderConfig(max_seconds=80.0, max_batch_size=64, num_workers=0)
 
 #: The knob values of notebook 02 (fine-tuning) that its assertions about effects were measured
 #: with, per corpus size: with these, the lesson's effects hold (transfer beats scratch, scratch
