@@ -19,6 +19,24 @@ from asrlab.errors import AsrlabError
 # methods, poolings and selection rules...) and which imports no torch, so ``asrlab --help``
 # stays fast.
 Commands = argparse._SubParsersAction  # what add_subparsers() returns: a command's subcommands
+Registrar = Callable[[Commands], None]  # adds one command (its options, its handler) to a parser
+
+
+def command_group(name: str, help: str, *subcommands: Registrar) -> Registrar:
+    """The registrar of a command that only groups subcommands (``asrlab <name> <subcommand>``).
+
+    Args:
+        name: the command's name.
+        help: its line in ``asrlab --help``.
+        subcommands: the registrars of its subcommands, in the order its help lists them.
+    """
+    def register(commands: Commands) -> None:
+        group = commands.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+        for register_subcommand in subcommands:
+            register_subcommand(group)
+
+    register.__name__ = register.__qualname__ = f"register_{name}"
+    return register
 
 
 # --------------------------------------------------------------------------- corpus
@@ -97,12 +115,9 @@ def register_corpus_prepare(corpus: Commands) -> None:
     prepare.set_defaults(func=_corpus_prepare)
 
 
-def register_corpus(commands: Commands) -> None:
-    corpus = commands.add_parser("corpus", help="build or inspect the offline speech corpus").add_subparsers(
-        dest="corpus_command", required=True)
-    register_corpus_build(corpus)
-    register_corpus_stats(corpus)
-    register_corpus_prepare(corpus)
+register_corpus = command_group(
+    "corpus", "build or inspect the offline speech corpus",
+    register_corpus_build, register_corpus_stats, register_corpus_prepare)
 
 
 # --------------------------------------------------------------------------- train / eval
@@ -419,13 +434,9 @@ def register_lm_tune(lm: Commands) -> None:
     lm_tune.set_defaults(func=_lm_tune)
 
 
-def register_lm(commands: Commands) -> None:
-    lm = commands.add_parser("lm", help="n-gram language models for beam-search decoding").add_subparsers(
-        dest="lm_command", required=True)
-    register_lm_build(lm)
-    register_lm_score(lm)
-    register_lm_interpolate(lm)
-    register_lm_tune(lm)
+register_lm = command_group(
+    "lm", "n-gram language models for beam-search decoding",
+    register_lm_build, register_lm_score, register_lm_interpolate, register_lm_tune)
 
 
 # --------------------------------------------------------------------------- benchmarks, report, pretrained models
@@ -501,11 +512,9 @@ def register_pretrained_table(pretrained: Commands) -> None:
     ptable.set_defaults(func=_pretrained_table)
 
 
-def register_pretrained(commands: Commands) -> None:
-    pretrained = commands.add_parser("pretrained", help="the pretrained models").add_subparsers(
-        dest="pretrained_command", required=True)
-    register_pretrained_list(pretrained)
-    register_pretrained_table(pretrained)
+register_pretrained = command_group(
+    "pretrained", "the pretrained models",
+    register_pretrained_list, register_pretrained_table)
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -562,15 +571,14 @@ def register_notebooks_run(notebooks: Commands) -> None:
     nbrun.set_defaults(func=_notebooks_run)
 
 
-def register_notebooks(commands: Commands) -> None:
-    notebooks = commands.add_parser("notebooks", help="the course notebooks").add_subparsers(
-        dest="notebooks_command", required=True)
-    register_notebooks_run(notebooks)
+register_notebooks = command_group(
+    "notebooks", "the course notebooks",
+    register_notebooks_run)
 
 
 # --------------------------------------------------------------------------- parser
 #: Every command, in the order ``asrlab --help`` lists them.
-COMMANDS: tuple[Callable[[Commands], None], ...] = (
+COMMANDS: tuple[Registrar, ...] = (
     register_corpus, register_train, register_pretrain, register_pretrained, register_finetune, register_adapt,
     register_eval, register_transcribe, register_lm, register_bench, register_notebooks, register_report,
 )

@@ -51,14 +51,21 @@ class Utterance:
         return row
 
 
-def parse_line(line: str, where: str, base_dir: Path) -> Utterance:
-    """Parse one manifest line; ``where`` (file:line) is named in every error."""
+def manifest_row(line: str, where: str) -> dict[str, Any]:
+    """One manifest line as a JSON object; ``where`` (file:line) is named in the
+    :class:`~asrlab.errors.ManifestError` raised for anything else."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{where}: not valid JSON ({exc.msg}); fix or delete the line") from exc
     if not isinstance(row, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
+def parse_line(line: str, where: str, base_dir: Path) -> Utterance:
+    """Parse one manifest line; ``where`` (file:line) is named in every error."""
+    row = manifest_row(line, where)
     missing = [k for k in REQUIRED_KEYS if k not in row]
     if missing:
         raise ManifestError(f"{where}: missing keys {missing}; every line needs {list(REQUIRED_KEYS)}")

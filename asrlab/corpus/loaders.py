@@ -211,14 +211,19 @@ def _read_librispeech_chapter(chapter_dir: Path) -> list[_Item]:
             seen.add(utt_id)
             items.append(_Item(utt_id=utt_id, audio=flacs[utt_id], raw_text=text.strip(),
                                speaker=speaker, source=where, extra={"chapter": chapter}))
-    orphans = sorted(set(flacs) - seen)
+    _refuse_orphan_audio(flacs, seen, trans_file)
+    return items
+
+
+def _refuse_orphan_audio(audio: dict[str, Path], transcribed: set[str], transcript_file: Path) -> None:
+    """Raise :class:`ManifestError` naming the first audio file (by id) that no transcript line names."""
+    orphans = sorted(set(audio) - transcribed)
     if orphans:
         raise ManifestError(
-            f"audio without transcript: {flacs[orphans[0]]}"
+            f"audio without transcript: {audio[orphans[0]]}"
             + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else "")
-            + f" has no line in {trans_file}. Add the line or delete the audio file."
+            + f" has no line in {transcript_file}. Add the line or delete the audio file."
         )
-    return items
 
 
 def _read_librispeech_tree(folder: Path) -> list[_Item]:
@@ -421,13 +426,7 @@ def _read_arctic_speaker(spk_dir: Path, speaker: str) -> list[_Item]:
             items.append(_Item(utt_id=utt_id, audio=wavs[utt_id], raw_text=text,
                                speaker=speaker, source=where,
                                extra={"accent": accent, "gender": gender}))
-    orphans = sorted(set(wavs) - {item.utt_id for item in items})
-    if orphans:
-        raise ManifestError(
-            f"audio without transcript: {wavs[orphans[0]]}"
-            + (f" (and {len(orphans) - 1} more)" if len(orphans) > 1 else "")
-            + f" has no line in {prompts}. Add the line or delete the audio file."
-        )
+    _refuse_orphan_audio(wavs, {item.utt_id for item in items}, prompts)
     return items
 
 

@@ -86,13 +86,10 @@ class LMFusion:
         history, partial = state
         score = 0.0
         if index == self.space:
-            if partial:
-                if self.words is not None and partial not in self.words:
-                    return None
-                score += self.word_score
-                if self.lm is not None and self.level == "word":
-                    score += self._lm(history, partial)
-                    history = self._push(history, partial)
+            closed = self._close_word(history, partial)
+            if closed is None:
+                return None
+            history, score = closed
             if self.lm is not None and self.level == "char":
                 score += self._lm(history, BOUNDARY)
                 history = self._push(history, BOUNDARY)
@@ -126,15 +123,23 @@ class LMFusion:
 
     def finish(self, state: FusionState) -> float | None:
         """The score the end of the utterance adds (last word, ``</s>``); None if not allowed."""
-        history, partial = state
-        score = 0.0
-        if partial:
-            if self.words is not None and partial not in self.words:
-                return None
-            score += self.word_score
-            if self.lm is not None and self.level == "word":
-                score += self._lm(history, partial)
-                history = self._push(history, partial)
+        closed = self._close_word(*state)
+        if closed is None:
+            return None
+        history, score = closed
         if self.lm is not None:
             score += self._lm(history, EOS)
         return score
+
+    def _close_word(self, history: tuple[str, ...], partial: str) -> tuple[tuple[str, ...], float] | None:
+        """End the word being spelled (``partial``, may be empty): the history after it and the score
+        it adds (word bonus, word-level LM); None when the lexicon does not know the word."""
+        if not partial:
+            return history, 0.0
+        if self.words is not None and partial not in self.words:
+            return None
+        score = self.word_score
+        if self.lm is not None and self.level == "word":
+            score += self._lm(history, partial)
+            history = self._push(history, partial)
+        return history, score

@@ -7,11 +7,12 @@ Sentence markers (``<s>``, ``</s>``) are added by the model, never here.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Literal
 
+from asrlab.errors import ManifestError
+from asrlab.manifest import manifest_row
 from asrlab.text import normalize_text
 
 Level = Literal["word", "char"]
@@ -69,12 +70,9 @@ def read_texts(paths: Iterable[str | os.PathLike], *, allow_test: bool = False) 
 
 
 def _manifest_text(line: str, where: str, allow_test: bool) -> str:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-        raise ValueError(f"{where}: a manifest line needs a string 'text' field")
+    row = manifest_row(line, where)
+    if not isinstance(row.get("text"), str):
+        raise ManifestError(f"{where}: a manifest line needs a string 'text' field")
     if row.get("split") == "test" and not allow_test:
         raise ValueError(f"{where}: a test-split line; build language models from train/dev text only "
                          "(pass allow_test=True to override)")

@@ -46,6 +46,44 @@ class Encoder(nn.Module):
         raise NotImplementedError
 
 
+class StackedEncoder(Encoder):
+    """An encoder built as a subsampling front end (``self.frontend``, e.g.
+    :class:`~asrlab.models.frontend.ConvSubsampling`) followed by a stack of layers
+    (:attr:`layer_stack`) that each map ``(B, T', D)`` and ``(B,)`` lengths to ``(B, T', D)``.
+
+    Subclasses build the two and say how one layer runs (:meth:`run_layer`); the forward pass,
+    the per-layer outputs, the output lengths and :attr:`blocks` are written once here.
+    """
+
+    frontend: nn.Module
+
+    @property
+    def layer_stack(self) -> nn.ModuleList:
+        """The layers after the front end, in order."""
+        raise NotImplementedError
+
+    def run_layer(self, layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One layer: ``(B, T', D)`` and ``(B,)`` valid frames -> ``(B, T', D)``."""
+        raise NotImplementedError
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        return self.frontend.output_lengths(lengths)
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        return [self.frontend, *self.layer_stack]
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, return_layers: bool = False) -> EncoderOutput:
+        """``(B, T, F)`` features and ``(B,)`` lengths -> hidden ``(B, T', D)``."""
+        x, out_lengths = self.frontend(feats, lengths)
+        layers = [x] if return_layers else []
+        for layer in self.layer_stack:
+            x = self.run_layer(layer, x, out_lengths)
+            if return_layers:
+                layers.append(x)
+        return EncoderOutput(x, out_lengths, layers)
+
+
 class CTCModel(nn.Module):
     """An encoder and a linear CTC head.
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torchaudio.models import Conformer
 
-from asrlab.models.base import Encoder, EncoderOutput
+from asrlab.models.base import StackedEncoder
 from asrlab.models.frontend import ConvSubsampling
 from asrlab.utils import lengths_to_mask
 
@@ -45,7 +45,7 @@ def run_conformer_layer(layer: nn.Module, x: torch.Tensor, valid: torch.Tensor) 
     return layer.final_layer_norm(x) * keep
 
 
-class ConformerEncoder(Encoder):
+class ConformerEncoder(StackedEncoder):
     """Conv front end + torchaudio Conformer layers.
 
     Args:
@@ -69,20 +69,10 @@ class ConformerEncoder(Encoder):
         self.output_dim = dim
         self.subsampling = self.frontend.subsampling
 
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return self.frontend.output_lengths(lengths)
-
     @property
-    def blocks(self) -> list[nn.Module]:
-        return [self.frontend, *self.layers]
+    def layer_stack(self) -> nn.ModuleList:
+        return self.layers
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, return_layers: bool = False) -> EncoderOutput:
-        """``(B, T, F)`` features and ``(B,)`` lengths -> hidden ``(B, T', D)``."""
-        x, out_lengths = self.frontend(feats, lengths)
-        valid = lengths_to_mask(out_lengths, x.shape[1])
-        layers = [x] if return_layers else []
-        for layer in self.layers:
-            x = run_conformer_layer(layer, x, valid)
-            if return_layers:
-                layers.append(x)
-        return EncoderOutput(x, out_lengths, layers)
+    def run_layer(self, layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One Conformer layer: ``(B, T', D)`` -> ``(B, T', D)``, attending to valid frames only."""
+        return run_conformer_layer(layer, x, lengths_to_mask(lengths, x.shape[1]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from asrlab.models.base import Encoder, EncoderOutput
+from asrlab.models.base import StackedEncoder
 from asrlab.models.frontend import ConvSubsampling
 
 
@@ -59,7 +59,7 @@ def _rename_packed_bigru_keys(state_dict: dict, prefix: str, *args: object) -> N
             state_dict[prefix + "forward_gru." + name] = state_dict.pop(key)
 
 
-class DS2Encoder(Encoder):
+class DS2Encoder(StackedEncoder):
     """Conv front end + ``num_layers`` BiGRU layers.
 
     Args:
@@ -78,19 +78,10 @@ class DS2Encoder(Encoder):
         self.output_dim = 2 * hidden
         self.subsampling = self.frontend.subsampling
 
-    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return self.frontend.output_lengths(lengths)
-
     @property
-    def blocks(self) -> list[nn.Module]:
-        return [self.frontend, *self.rnns]
+    def layer_stack(self) -> nn.ModuleList:
+        return self.rnns
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, return_layers: bool = False) -> EncoderOutput:
-        """``(B, T, F)`` features and ``(B,)`` lengths -> hidden ``(B, T', 2H)``."""
-        x, out_lengths = self.frontend(feats, lengths)
-        layers = [x] if return_layers else []
-        for rnn in self.rnns:
-            x = rnn(x, out_lengths)
-            if return_layers:
-                layers.append(x)
-        return EncoderOutput(x, out_lengths, layers)
+    def run_layer(self, layer: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One BiGRU layer: ``(B, T', 2H)`` -> ``(B, T', 2H)``."""
+        return layer(x, lengths)
