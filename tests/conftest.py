@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
+
+import asrlab  # noqa: F401  (before torch: asrlab chooses OpenMP's wait policy, which torch reads once)
+import torch  # noqa: E402
 
 from asrlab.audio import save_audio
 from asrlab.manifest import Utterance, write_manifest
