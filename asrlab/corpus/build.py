@@ -144,7 +144,8 @@ def render(job: UtteranceJob) -> float:
 
 
 # --------------------------------------------------------------------------- shifts
-def _babble_bank(seed: int):
+def babble_bank(seed: int):
+    """The babble noise bank of a corpus seed: 16 espeak utterances in source training voices."""
     from asrlab.corpus.shifts import BabbleBank
     from asrlab.corpus.textgen import SentenceGenerator
 
@@ -184,7 +185,7 @@ def build_shift(spec: dict[str, Any] | None, size: SizeName, seed: int, cache_di
     kind = spec["kind"]
     if kind == "noise":
         snr = tuple(spec["snr_db"])
-        return OneOf((AddNoise("babble", snr, babble=_babble_bank(seed)), AddNoise("pink", snr)))
+        return OneOf((AddNoise("babble", snr, babble=babble_bank(seed)), AddNoise("pink", snr)))
     if kind == "reverb":
         return Reverb(_rir_bank(spec, size, seed, cache_dir))
     if kind == "telephone":
