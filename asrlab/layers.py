@@ -36,8 +36,7 @@ from asrlab.text import CharVocabulary
 from asrlab.utils import lengths_to_mask, masked_mean
 
 __all__ = [
-    "LayerCache", "LayerFeatures", "model_key", "stack_layers", "extract_layers", "layer_names", "length_batches",
-    "pool_layers",
+    "LayerCache", "LayerFeatures", "model_key", "stack_layers", "extract_layers", "layer_names", "pool_layers",
 ]
 
 
@@ -179,20 +178,6 @@ def stack_layers(encoder: EncoderOutput) -> torch.Tensor:
     return torch.stack(encoder.layers, dim=1) * valid.to(encoder.layers[0].dtype)
 
 
-def _batches_by_length(lengths: Sequence[int], max_frames: int,
-                       tiebreak: Sequence[float] | None = None) -> list[list[int]]:
-    """Indices sorted by length (equal lengths ordered by ``tiebreak``), packed into batches of
-    at most ``max_frames`` padded frames."""
-    batches: list[list[int]] = []
-    keys = tiebreak if tiebreak is not None else [0.0] * len(lengths)
-    for index in sorted(range(len(lengths)), key=lambda i: (lengths[i], keys[i])):
-        if batches and lengths[index] * (len(batches[-1]) + 1) <= max_frames:
-            batches[-1].append(index)
-        else:
-            batches.append([index])
-    return batches
-
-
 def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: FeatureConfig,
                    cache: LayerCache, *, input_cache: FeatureCache | None = None, max_frames: int = 12_000,
                    device: str | torch.device = "cpu", progress: bool = False) -> LayerFeatures:
@@ -242,21 +227,6 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
 def layer_names(num_layers: int) -> list[str]:
     """``["front end", "layer 1", ..., "layer L-1"]``: how the notebooks label encoder layers."""
     return ["front end"] + [f"layer {i}" for i in range(1, num_layers)]
-
-
-def length_batches(lengths: Sequence[int], max_frames: int,
-                   generator: torch.Generator | None = None) -> list[list[int]]:
-    """Batches of similar length under a padded-frame budget; their order shuffled by ``generator``.
-
-    Utterances are sorted by length (equal lengths in a random order when a generator is given)
-    and packed greedily, so each batch pads little.
-    """
-    if max_frames <= 0:
-        raise ValueError(f"max_frames must be positive, got {max_frames}")
-    if generator is None:
-        return _batches_by_length(lengths, max_frames)
-    batches = _batches_by_length(lengths, max_frames, torch.rand(len(lengths), generator=generator).tolist())
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 # --------------------------------------------------------------------------- pooling

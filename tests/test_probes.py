@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from asrlab.config import FeatureConfig, ModelConfig, ProbeConfig
-from asrlab.course.feature_extraction import accent_of, classify, encode_targets, evaluate_probe, pad_layers, train_probe
+from asrlab.course.feature_extraction import (accent_of, classify, encode_targets, evaluate_probe, pad_layers,
+                                              probe_batches, train_probe)
 from asrlab.features import features_of_file
-from asrlab.layers import LayerCache, extract_layers, layer_names, length_batches, model_key, pool_layers, stack_layers
+from asrlab.layers import LayerCache, extract_layers, layer_names, model_key, pool_layers, stack_layers
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model, heads
 from asrlab.models.base import EncoderOutput
@@ -188,11 +189,15 @@ def test_a_copied_head_reproduces_the_model(model, utterances) -> None:
     assert torch.allclose(probe(feats, lengths), expected, atol=1e-5)
 
 
-def test_length_batches_cover_everything_under_the_budget() -> None:
+def test_probe_batches_cover_everything_under_the_budget() -> None:
     lengths = [5, 50, 7, 20, 21, 3, 49]
-    batches = length_batches(lengths, max_frames=60, generator=torch.Generator().manual_seed(0))
+    batches = probe_batches(lengths, max_frames=60, seed=0)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     assert all(max(lengths[i] for i in b) * len(b) <= 60 for b in batches)
+    assert probe_batches(lengths, max_frames=60) == [[5, 0, 2], [3, 4], [6], [1]]  # length-sorted, for evaluation
+    shuffled = [probe_batches(lengths, max_frames=60, seed=0, epoch=epoch) for epoch in range(4)]
+    assert all(sorted(b) == sorted(probe_batches(lengths, max_frames=60)) for b in shuffled)  # packed alike
+    assert len({str(b) for b in shuffled}) > 1  # in another order per epoch
 
 
 def test_classify_separable_classes() -> None:
