@@ -32,8 +32,8 @@ from asrlab.text import CharVocabulary, normalize_text
 from asrlab.train import new_state, optimizer_step
 
 __all__ = [
-    "ProbeHistory", "ProbeScore", "encode_targets", "pad_layers", "probe_batches", "train_probe", "evaluate_probe", "ProbeRun",
-    "fit_probe", "accent_of", "ClassifierResult", "classify", "classify_layers", "LESSON_KNOBS",
+    "ProbeHistory", "ProbeScore", "encode_targets", "pad_layers", "probe_batches", "train_probe", "evaluate_probe",
+    "ProbeRun", "fit_probe", "accent_of", "ClassifierResult", "classify", "classify_layers", "LESSON_KNOBS",
 ]
 
 #: Notebook 03's knobs, per corpus size, with the values its assertions about the lesson's
