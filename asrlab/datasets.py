@@ -217,12 +217,47 @@ def collate(examples: Sequence[Example]) -> Batch:
                  [e.id for e in examples], [e.domain for e in examples])
 
 
+def pack_batches(order: Sequence[int], lengths: Sequence[int], max_frames: int,
+                 max_batch_size: int) -> list[list[int]]:
+    """Cut ``order`` into consecutive batches under a padded-frame budget (a pure function).
+
+    Each batch takes the next indices of ``order`` while its padded size (its size times its
+    longest utterance) stays within ``max_frames`` and it holds at most ``max_batch_size``; an
+    utterance over the budget gets a batch of its own. Sort ``order`` by length first and the
+    batches pad little (:class:`BucketBatchSampler` does).
+
+    Args:
+        order: indices into ``lengths``, in the order to pack them.
+        lengths: frames per utterance.
+        max_frames: padded frames per batch (B * max length) at most.
+        max_batch_size: utterances per batch at most.
+
+    Returns:
+        The batches, as lists of indices; together they are ``order``, in order.
+    """
+    if max_frames <= 0 or max_batch_size <= 0:
+        raise ValueError(f"max_frames and max_batch_size must be positive, got {max_frames} and {max_batch_size}")
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    longest = 0
+    for index in order:
+        length = int(lengths[index])
+        if batch and (max(longest, length) * (len(batch) + 1) > max_frames or len(batch) >= max_batch_size):
+            batches.append(batch)
+            batch, longest = [], 0
+        batch.append(int(index))
+        longest = max(longest, length)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of similar length under a frame budget, in a seeded, reproducible order.
 
     Utterances are sorted by length, cut into ``num_buckets`` buckets, shuffled within each
     bucket, packed into batches of at most ``max_frames`` padded frames and ``max_batch_size``
-    utterances, and the batches are shuffled. The order depends only on (seed, epoch).
+    utterances (:func:`pack_batches`), and the batches are shuffled. The order depends only on (seed, epoch).
     With ``world_size > 1`` each rank takes every ``world_size``-th batch (equal counts).
 
     Args:
@@ -260,19 +295,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             by_length = np.argsort(self.lengths, kind="stable")
             buckets = np.array_split(by_length, min(self.num_buckets, len(by_length)))
             order = np.concatenate([rng.permutation(b) for b in buckets])
-        batches: list[list[int]] = []
-        batch: list[int] = []
-        longest = 0
-        for index in order:
-            length = int(self.lengths[index])
-            if batch and (max(longest, length) * (len(batch) + 1) > self.max_frames
-                          or len(batch) >= self.max_batch_size):
-                batches.append(batch)
-                batch, longest = [], 0
-            batch.append(int(index))
-            longest = max(longest, length)
-        if batch:
-            batches.append(batch)
+        batches = pack_batches(order.tolist(), self.lengths.tolist(), self.max_frames, self.max_batch_size)
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         if self.world_size > 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -19,9 +20,10 @@ import torch.nn.functional as F
 
 from asrlab.audio import SAMPLE_RATE, load_audio
 from asrlab.config import LoaderConfig, FeatureConfig
-from asrlab.datasets import SpeechDataset, audio_seconds, make_loader, model_dataset
+from asrlab.datasets import SpeechDataset, audio_seconds, model_dataset
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import BlankOutputWarning
+from asrlab.inference import run_model
 from asrlab.manifest import read_manifest
 from asrlab.metrics import ErrorRates, empty_fraction, error_rates, per_domain
 from asrlab.models.base import CTCModel
@@ -122,7 +124,6 @@ class EvalResult:
                 "domains": {k: v.as_dict() for k, v in self.domains.items()}}
 
 
-@torch.no_grad()
 def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None = None,
                        device: torch.device | str = "cpu",
                        decoder: Decoder | None = None) -> tuple[dict[int, str], float, float, float]:
@@ -131,51 +132,31 @@ def transcribe_batches(model: CTCModel, dataset: SpeechDataset, data: LoaderConf
     ``decoder`` (an :func:`asrlab.decoding.make_decoder` result) replaces greedy decoding; its
     time counts in the total.
     """
-    data = data or LoaderConfig(num_workers=0)
-    loader = make_loader(dataset, data, shuffle=False)
-    order = [i for batch in loader.batch_sampler for i in batch]
-    was_training = model.training
-    model.eval()
     hyps: dict[int, str] = {}
     loss_sum, seconds, audio = 0.0, 0.0, 0.0
-    position = 0
-    for batch in loader:
-        start = time.perf_counter()
-        batch = batch.to(torch.device(device))
-        log_probs, out_lens = model(batch.feats, batch.feat_lens)
-        texts = (greedy_decode(log_probs, out_lens, dataset.vocab) if decoder is None
-                 else decoder.decode(log_probs, out_lens))
-        seconds += time.perf_counter() - start
-        if dataset.labelled:
-            loss = F.ctc_loss(log_probs.transpose(0, 1), batch.tokens, out_lens, batch.token_lens,
-                              blank=dataset.vocab.blank, reduction="sum", zero_infinity=True)
-            loss_sum += float(loss)
-        audio += audio_seconds(batch, dataset.features)
-        for text in texts:
-            hyps[order[position]] = text
-            position += 1
-    model.train(was_training)
+    with closing(run_model(model, dataset, data, device)) as outputs:
+        for out in outputs:
+            start = time.perf_counter()
+            texts = (greedy_decode(out.log_probs, out.out_lens, dataset.vocab) if decoder is None
+                     else decoder.decode(out.log_probs, out.out_lens))
+            seconds += out.seconds + time.perf_counter() - start
+            if dataset.labelled:
+                loss = F.ctc_loss(out.log_probs.transpose(0, 1), out.batch.tokens, out.out_lens,
+                                  out.batch.token_lens, blank=dataset.vocab.blank, reduction="sum", zero_infinity=True)
+                loss_sum += float(loss)
+            audio += audio_seconds(out.batch, dataset.features)
+            hyps.update(zip(out.indices, texts))
     return hyps, loss_sum / max(len(dataset), 1), seconds, audio
 
 
-@torch.no_grad()
 def utterance_log_probs(model: CTCModel, dataset: SpeechDataset, device: torch.device | str = "cpu",
                         data: LoaderConfig | None = None) -> list[torch.Tensor]:
     """The model's CTC log-probabilities of every utterance, in dataset order: one ``(T_i, V)``
     float tensor per utterance, on the CPU, ``T_i`` its valid output frames."""
-    loader = make_loader(dataset, data or LoaderConfig(num_workers=0), shuffle=False)
-    order = [i for batch in loader.batch_sampler for i in batch]
-    was_training = model.training
-    model.eval()
     out: list[torch.Tensor | None] = [None] * len(dataset)
-    position = 0
-    for batch in loader:
-        batch = batch.to(torch.device(device))
-        log_probs, lengths = model(batch.feats, batch.feat_lens)
-        for row, length in zip(log_probs.float().cpu(), lengths.cpu().tolist()):
-            out[order[position]] = row[: int(length)].clone()
-            position += 1
-    model.train(was_training)
+    for result in run_model(model, dataset, data, device):
+        for i, row, length in zip(result.indices, result.log_probs.float().cpu(), result.out_lens.cpu().tolist()):
+            out[i] = row[: int(length)].clone()
     return out  # type: ignore[return-value]
 
 

@@ -1,12 +1,12 @@
 """Every layer's output of a frozen encoder, computed once and cached, and pooled per utterance.
 
 A frozen encoder gives the same outputs every epoch, so they are computed once:
-:func:`extract_layers` runs the encoder over utterances in length-sorted batches and keeps every
-layer's output per utterance (unpadded, ``(L, T_i, D)``) in a :class:`LayerCache`, on disk or in
-memory, keyed by the model's weights and input features (:func:`model_key`), the layer and the
-audio file. :func:`length_batches` packs such items into batches of similar length, and
-:func:`pool_layers` (a length-masked mean over time, :func:`~asrlab.utils.masked_mean`) gives one
-vector per utterance and layer.
+:func:`extract_layers` runs the model over utterances (:func:`asrlab.inference.run_model`, in
+length-sorted batches) and keeps every layer's output per utterance (unpadded, ``(L, T_i, D)``,
+:func:`stack_layers`) in a :class:`LayerCache`, on disk or in memory, keyed by the model's weights
+and input features (:func:`model_key`), the layer and the audio file; :func:`pool_layers` (a
+length-masked mean over time, :func:`~asrlab.utils.masked_mean`) gives one vector per utterance
+and layer. Batches of such items for training on them are :class:`asrlab.datasets.BucketBatchSampler`'s.
 
 What is learned from them (CTC probes, accent identification) is notebook 03's:
 :mod:`asrlab.course.feature_extraction`.
@@ -25,16 +25,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from asrlab.config import FeatureConfig
-from asrlab.features import FeatureCache, compute_features
+from asrlab.config import FeatureConfig, LoaderConfig
+from asrlab.datasets import SpeechDataset
+from asrlab.features import FeatureCache
 from asrlab.files import atomic_write
+from asrlab.inference import run_model
 from asrlab.manifest import Utterance
-from asrlab.models.base import CTCModel
+from asrlab.models.base import CTCModel, EncoderOutput
+from asrlab.text import CharVocabulary
 from asrlab.utils import lengths_to_mask, masked_mean
 
 __all__ = [
-    "LayerCache", "LayerFeatures", "model_key", "encode_layers", "extract_layers", "layer_names", "length_batches",
-    "pool_layers",
+    "LayerCache", "LayerFeatures", "model_key", "stack_layers", "extract_layers", "layer_names", "pool_layers",
 ]
 
 
@@ -154,41 +156,26 @@ class LayerFeatures:
         return [x[index] for x in self.layers]
 
 
-@torch.no_grad()
-def encode_layers(model: CTCModel, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every layer's output of a frozen model for one padded batch.
+def stack_layers(encoder: EncoderOutput) -> torch.Tensor:
+    """Every layer of one batch's encoder output in one tensor (a pure function).
 
     Args:
-        model: a CTC model whose encoder returns per-layer outputs; put it in eval mode first.
-        feats: ``(B, T, F)`` input features.
-        lengths: ``(B,)`` valid input frames.
+        encoder: what a CTC model returns with ``return_encoder=True``: per-layer ``(B, T', D)``
+            outputs (input projection first) and ``(B,)`` valid frames.
 
     Returns:
-        ``(layers (B, L, T', D), out_lengths (B,))``; frames past ``out_lengths`` are zero.
+        ``(B, L, T', D)``: layer ``l`` is ``[:, l]``; frames past ``encoder.lengths`` are zero.
 
     Raises:
-        ValueError: the layers differ in size (they cannot be stacked).
+        ValueError: the output holds no layers, or they differ in size (they cannot be stacked).
     """
-    out = model.encoder(feats, lengths, return_layers=True)
-    sizes = {tuple(x.shape) for x in out.layers}
+    if not encoder.layers:
+        raise ValueError("the encoder output holds no per-layer outputs (run the model with return_encoder=True)")
+    sizes = {tuple(x.shape) for x in encoder.layers}
     if len(sizes) != 1:
         raise ValueError(f"the encoder's layers have different shapes {sorted(sizes)}; they cannot be stacked")
-    valid = lengths_to_mask(out.lengths, out.layers[0].shape[1])[:, None, :, None]
-    return torch.stack(out.layers, dim=1) * valid.to(out.layers[0].dtype), out.lengths
-
-
-def _batches_by_length(lengths: Sequence[int], max_frames: int,
-                       tiebreak: Sequence[float] | None = None) -> list[list[int]]:
-    """Indices sorted by length (equal lengths ordered by ``tiebreak``), packed into batches of
-    at most ``max_frames`` padded frames."""
-    batches: list[list[int]] = []
-    keys = tiebreak if tiebreak is not None else [0.0] * len(lengths)
-    for index in sorted(range(len(lengths)), key=lambda i: (lengths[i], keys[i])):
-        if batches and lengths[index] * (len(batches[-1]) + 1) <= max_frames:
-            batches[-1].append(index)
-        else:
-            batches.append([index])
-    return batches
+    valid = lengths_to_mask(encoder.lengths, encoder.layers[0].shape[1])[:, None, :, None]
+    return torch.stack(encoder.layers, dim=1) * valid.to(encoder.layers[0].dtype)
 
 
 def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: FeatureConfig,
@@ -196,12 +183,13 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
                    device: str | torch.device = "cpu", progress: bool = False) -> LayerFeatures:
     """Every layer's output for each utterance, from ``cache`` or computed once and cached.
 
-    Missing utterances run through the model (in eval mode, no gradients) in batches of similar
-    length of at most ``max_frames`` padded input frames; each utterance's share of its batch's
-    encoder time (by frames) is recorded with it.
+    Missing utterances run through the model (:func:`asrlab.inference.run_model`: eval mode, no
+    gradients) in batches of similar length of at most ``max_frames`` padded input frames; each
+    utterance's share of its batch's encoder time (by frames) is recorded with it.
 
     Args:
-        model: a CTC model (its encoder is what runs); its mode is restored afterwards.
+        model: a CTC model (it runs with ``return_encoder=True``); moved to ``device``, its mode
+            restored afterwards.
         utterances: what to encode.
         features: the model's input features.
         cache: where outputs are kept (it must belong to this model: see :func:`model_key`).
@@ -213,32 +201,24 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
     Returns:
         :class:`LayerFeatures` in the order of ``utterances``.
     """
-    from tqdm.auto import tqdm
-
     if not utterances:
         raise ValueError("extract_layers: no utterances given")
     started = time.perf_counter()
     found: list[tuple[torch.Tensor, float] | None] = [cache.get(u.audio) for u in utterances]
     todo = [i for i, entry in enumerate(found) if entry is None]
-    inputs = {i: compute_features(utterances[i].audio, features, input_cache) for i in todo}
-    batches = [[todo[j] for j in batch] for batch in
-               _batches_by_length([int(inputs[i].shape[0]) for i in todo], max_frames)]
-    was_training = model.training
-    model.eval().to(device)
-    try:
-        for batch in tqdm(batches, desc="encode", unit="batch", disable=not progress, leave=False):
-            lengths = torch.tensor([inputs[i].shape[0] for i in batch])
-            feats = torch.zeros(len(batch), int(lengths.max()), inputs[batch[0]].shape[1])
-            for row, i in enumerate(batch):
-                feats[row, : lengths[row]] = inputs[i]
-            began = time.perf_counter()
-            layers, out_lengths = encode_layers(model, feats.to(device), lengths.to(device))
-            spent = time.perf_counter() - began
-            for row, i in enumerate(batch):
-                share = spent * float(lengths[row]) / float(lengths.sum())
-                found[i] = (cache.put(utterances[i].audio, layers[row, :, : out_lengths[row]], share), share)
-    finally:
-        model.train(was_training)
+    if todo:
+        missing = SpeechDataset([utterances[i] for i in todo], CharVocabulary(), features, input_cache,
+                                check_audio=False, labelled=False)
+        # make_loader's budget is int(max_seconds * frames per second): the half frame keeps it max_frames exactly
+        batching = LoaderConfig(max_seconds=(max_frames + 0.5) / features.frames_per_second,
+                                max_batch_size=len(todo), num_workers=0)
+        model.to(device)
+        for out in run_model(model, missing, batching, device, return_encoder=True, progress=progress):
+            layers, frames = stack_layers(out.encoder), out.batch.feat_lens.tolist()
+            for row, (j, length) in enumerate(zip(out.indices, frames)):
+                share = out.seconds * length / sum(frames)
+                kept = cache.put(utterances[todo[j]].audio, layers[row, :, : out.out_lens[row]], share)
+                found[todo[j]] = (kept, share)
     entries = [entry for entry in found if entry is not None]
     return LayerFeatures(list(utterances), [e[0] for e in entries], time.perf_counter() - started, len(todo),
                          sum(e[1] for e in entries))
@@ -247,21 +227,6 @@ def extract_layers(model: CTCModel, utterances: Sequence[Utterance], features: F
 def layer_names(num_layers: int) -> list[str]:
     """``["front end", "layer 1", ..., "layer L-1"]``: how the notebooks label encoder layers."""
     return ["front end"] + [f"layer {i}" for i in range(1, num_layers)]
-
-
-def length_batches(lengths: Sequence[int], max_frames: int,
-                   generator: torch.Generator | None = None) -> list[list[int]]:
-    """Batches of similar length under a padded-frame budget; their order shuffled by ``generator``.
-
-    Utterances are sorted by length (equal lengths in a random order when a generator is given)
-    and packed greedily, so each batch pads little.
-    """
-    if max_frames <= 0:
-        raise ValueError(f"max_frames must be positive, got {max_frames}")
-    if generator is None:
-        return _batches_by_length(lengths, max_frames)
-    batches = _batches_by_length(lengths, max_frames, torch.rand(len(lengths), generator=generator).tolist())
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 # --------------------------------------------------------------------------- pooling

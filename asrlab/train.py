@@ -265,11 +265,17 @@ class TrainState:
         self.history = History.from_dict(state["history"])
 
 
-def _new_state(model: CTCModel, config: TrainConfig, param_groups: Sequence[dict[str, Any]] | None,
-               extra_modules: nn.Module | None, total_steps: int, amp_dtype: torch.dtype | None) -> TrainState:
+def new_state(model: nn.Module, config: TrainConfig, param_groups: Sequence[dict[str, Any]] | None = None,
+              extra_modules: nn.Module | None = None, *, total_steps: int,
+              amp_dtype: torch.dtype | None = None) -> TrainState:
     """A fresh :class:`TrainState`: AdamW over ``param_groups`` (default: every trainable
-    parameter at ``config.lr``) plus ``extra_modules``, the schedule, a grad scaler (active for
-    float16 autocast only), the SpecAugment generator."""
+    parameter at ``config.lr``) plus ``extra_modules``, the schedule (warm-up, then cosine decay
+    to 5% over ``total_steps`` optimiser steps, or constant), a grad scaler (active for float16
+    autocast only), the SpecAugment generator.
+
+    :func:`fit` starts from one, and so does any other loop that takes its steps with
+    :func:`optimizer_step` (e.g. the course's probes on cached features).
+    """
     if param_groups is None:
         param_groups = [{"params": trainable_parameters(model), "lr": config.lr}]
     groups = [dict(g) for g in param_groups]
@@ -468,7 +474,7 @@ def fit(
                                           for e in range(config.epochs))
 
     amp_dtype = _amp_dtype(config, device)
-    state = _new_state(model, config, param_groups, extra_modules, total_steps, amp_dtype)
+    state = new_state(model, config, param_groups, extra_modules, total_steps=total_steps, amp_dtype=amp_dtype)
     augment = SpecAugment(config.specaugment) if config.specaugment else None
     ckpt_file = out_path / CHECKPOINT_FILE if out_path else None
     if resume and ckpt_file is not None and ckpt_file.is_file():
@@ -599,5 +605,5 @@ def _jsonable(value: Any) -> Any:
 
 
 __all__ = ["CHECKPOINT_FILE", "Distributed", "ExtraLoss", "History", "ParameterPenalty", "StepInfo", "TrainState",
-           "fit", "freeze", "layerwise_param_groups", "optimizer_step", "step_loss", "train_top_k",
+           "fit", "freeze", "layerwise_param_groups", "new_state", "optimizer_step", "step_loss", "train_top_k",
            "trainable_parameters", "unfreeze"]

@@ -1,6 +1,7 @@
 """SpeechDataset checks, length-bucketed batching, collation, and padding invariance."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import torch
 
 from asrlab.audio import save_audio
 from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig
-from asrlab.datasets import (Batch, BucketBatchSampler, SpeechDataset, collate, make_loader,
-                             min_ctc_frames)
+from asrlab.datasets import (Batch, BucketBatchSampler, SpeechDataset, collate, make_loader, min_ctc_frames,
+                             pack_batches)
 from asrlab.decoding.greedy import greedy_decode
 from asrlab.errors import AudioError, TranscriptError
 from asrlab.features import FeatureCache, log_mel
@@ -228,6 +229,36 @@ def test_world_size_two_splits_into_disjoint_equal_shares():
     assert not seen[0] & seen[1]
     usable = 2 * (len(full) // 2)
     assert shares[0] == full[0:usable:2] and shares[1] == full[1:usable:2]
+
+
+def test_order_is_pinned():
+    """The exact batches of a few settings, recorded before the packing became :func:`pack_batches`:
+    a change here changes every training run's batch order."""
+    small = [5, 3, 9, 1, 7, 3, 8, 2, 6, 4, 10, 2]
+    expected = {(3, True): [[1, 3, 11], [4, 2], [7, 9, 8], [0, 5], [6, 10]],
+                (1, True): [[6, 9], [0, 7, 1], [5], [11, 3], [10, 4], [8, 2]],
+                (3, False): [[3, 7, 11], [1, 5, 9], [0, 8], [4, 6], [2, 10]]}
+    for (num_buckets, shuffle), batches in expected.items():
+        sampler = BucketBatchSampler(small, max_frames=20, max_batch_size=3, num_buckets=num_buckets,
+                                     shuffle=shuffle, seed=0)
+        assert epoch_batches(sampler, 1) == batches
+    orders = {f"{num_buckets}-{shuffle}-{epoch}": epoch_batches(
+        BucketBatchSampler(LENGTHS, max_frames=3000, max_batch_size=8, num_buckets=num_buckets, shuffle=shuffle,
+                           seed=3), epoch)
+        for num_buckets in (1, 5, 20) for shuffle in (True, False) for epoch in (0, 2)}
+    digest = hashlib.sha1(json.dumps(orders).encode()).hexdigest()
+    assert digest == "62a3957c1cb2a366c8d94324039fa8df9014dde1"
+
+
+def test_pack_batches_keeps_the_order_under_both_budgets():
+    order = [3, 0, 1, 2, 4]
+    lengths = [10, 30, 20, 5, 40]
+    assert pack_batches(order, lengths, max_frames=40, max_batch_size=8) == [[3, 0], [1], [2], [4]]
+    assert pack_batches(order, lengths, max_frames=1000, max_batch_size=2) == [[3, 0], [1, 2], [4]]
+    assert pack_batches(order, lengths, max_frames=1, max_batch_size=8) == [[3], [0], [1], [2], [4]]
+    assert pack_batches([], lengths, max_frames=60, max_batch_size=8) == []
+    with pytest.raises(ValueError, match="positive"):
+        pack_batches(order, lengths, max_frames=0, max_batch_size=8)
 
 
 def test_sampler_rejects_bad_budgets():

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from asrlab.config import FeatureConfig, ModelConfig, ProbeConfig
-from asrlab.course.feature_extraction import accent_of, classify, encode_targets, evaluate_probe, pad_layers, train_probe
-from asrlab.layers import LayerCache, extract_layers, layer_names, length_batches, model_key, pool_layers
+from asrlab.course.feature_extraction import (accent_of, classify, encode_targets, evaluate_probe, pad_layers,
+                                              probe_batches, train_probe)
+from asrlab.features import features_of_file
+from asrlab.layers import LayerCache, extract_layers, layer_names, model_key, pool_layers, stack_layers
 from asrlab.manifest import read_manifest
 from asrlab.models import build_model, heads
+from asrlab.models.base import EncoderOutput
 from asrlab.utils import masked_mean
 
 FEATURES = FeatureConfig()
@@ -44,6 +47,38 @@ def test_extracted_layers_are_unpadded_and_stacked(model, utterances) -> None:
     assert [x.shape for x in out.select([0, 2])] == [(2, x.shape[1], 32) for x in out.layers]
     with pytest.raises(ValueError, match="out of range"):
         out.select(3)
+
+
+@pytest.mark.parametrize("max_frames", [1, 100_000])
+def test_extracted_layers_are_the_encoders_own(model, utterances, max_frames: int) -> None:
+    """Every layer is the encoder's ``return_layers=True`` output, unchanged: the reference pads a
+    batch by hand and calls the encoder directly, as extract_layers did before it ran the model
+    through asrlab.inference.run_model."""
+    out = extract(model, utterances, max_frames=max_frames)
+    inputs = [features_of_file(u.audio, FEATURES) for u in utterances]
+    order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[0])
+    groups = [[i] for i in order] if max_frames == 1 else [order]
+    for group in groups:
+        lengths = torch.tensor([inputs[i].shape[0] for i in group])
+        feats = torch.zeros(len(group), int(lengths.max()), inputs[0].shape[1])
+        for row, i in enumerate(group):
+            feats[row, : lengths[row]] = inputs[i]
+        with torch.no_grad():
+            enc = model.encoder(feats, lengths, return_layers=True)
+        for row, i in enumerate(group):
+            expected = torch.stack([x[row, : enc.lengths[row]] for x in enc.layers]).half()
+            assert torch.equal(out.layers[i], expected)
+
+
+def test_stack_layers_masks_padding_and_refuses_what_cannot_stack() -> None:
+    layers = [torch.ones(2, 4, 3), 2 * torch.ones(2, 4, 3)]
+    stacked = stack_layers(EncoderOutput(layers[-1], torch.tensor([4, 1]), layers))
+    assert stacked.shape == (2, 2, 4, 3)
+    assert torch.equal(stacked[0, 1], layers[1][0]) and stacked[1, :, 1:].abs().sum() == 0
+    with pytest.raises(ValueError, match="cannot be stacked"):
+        stack_layers(EncoderOutput(layers[0], torch.tensor([4, 1]), [layers[0], torch.ones(2, 4, 5)]))
+    with pytest.raises(ValueError, match="no per-layer"):
+        stack_layers(EncoderOutput(layers[0], torch.tensor([4, 1]), []))
 
 
 def test_masked_mean_ignores_padding() -> None:
@@ -154,11 +189,15 @@ def test_a_copied_head_reproduces_the_model(model, utterances) -> None:
     assert torch.allclose(probe(feats, lengths), expected, atol=1e-5)
 
 
-def test_length_batches_cover_everything_under_the_budget() -> None:
+def test_probe_batches_cover_everything_under_the_budget() -> None:
     lengths = [5, 50, 7, 20, 21, 3, 49]
-    batches = length_batches(lengths, max_frames=60, generator=torch.Generator().manual_seed(0))
+    batches = probe_batches(lengths, max_frames=60, seed=0)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     assert all(max(lengths[i] for i in b) * len(b) <= 60 for b in batches)
+    assert probe_batches(lengths, max_frames=60) == [[5, 0, 2], [3, 4], [6], [1]]  # length-sorted, for evaluation
+    shuffled = [probe_batches(lengths, max_frames=60, seed=0, epoch=epoch) for epoch in range(4)]
+    assert all(sorted(b) == sorted(probe_batches(lengths, max_frames=60)) for b in shuffled)  # packed alike
+    assert len({str(b) for b in shuffled}) > 1  # in another order per epoch
 
 
 def test_classify_separable_classes() -> None:

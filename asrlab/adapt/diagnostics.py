@@ -4,11 +4,12 @@
 * :func:`final_mean`: the mean of a per-step log over the last steps of a run;
 * :func:`mmd_value`: the multi-kernel MMD as a float;
 * :func:`proxy_a_distance`: ``2 (1 - 2 err)`` of a linear classifier (Ben-David et al. 2007);
-* :func:`pooled_features`: utterance-pooled encoder features of a dataset, to feed the above.
+* :func:`pooled_features`: utterance-pooled encoder features of a dataset, to feed the above
+  (:func:`pool_layer` pools one batch's).
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -16,7 +17,8 @@ import torch
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
 from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, gaussian_mmd
 from asrlab.config import LoaderConfig
-from asrlab.datasets import Batch, SpeechDataset, make_loader
+from asrlab.datasets import SpeechDataset
+from asrlab.inference import run_model
 from asrlab.models.base import CTCModel, EncoderOutput
 
 
@@ -105,28 +107,14 @@ def proxy_a_distance(source: np.ndarray | torch.Tensor, target: np.ndarray | tor
     return 2.0 * (1.0 - 2.0 * min(err, 0.5))
 
 
-@torch.no_grad()
-def model_outputs(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None = None,
-                  device: torch.device | str = "cpu") -> Iterator[tuple[list[int], Batch, torch.Tensor,
-                                                                               torch.Tensor, EncoderOutput]]:
-    """Run ``model`` (in eval mode, no gradient) over ``dataset`` batch by batch.
+def pool_layer(encoder: EncoderOutput, layer: int = -1) -> np.ndarray:
+    """``(B, D)`` float32: each utterance's output at ``layer`` averaged over its valid frames.
 
-    Yields:
-        ``(indices, batch, log_probs (B, T', V), out_lens (B,), encoder output)``; ``indices``
-        are the batch's positions in ``dataset``. The model's training mode is restored after.
+    Args:
+        encoder: a batch's encoder output (``(B, T', D)`` layers and ``(B,)`` lengths).
+        layer: as for :func:`~asrlab.adapt.discriminator.encoder_layer` (-1 is the last layer).
     """
-    data = data or LoaderConfig(num_workers=0)
-    loader = make_loader(dataset, data, shuffle=False)
-    order = [list(b) for b in loader.batch_sampler]
-    was_training = model.training
-    model.eval()
-    try:
-        for indices, batch in zip(order, loader):
-            batch = batch.to(torch.device(device))
-            log_probs, out_lens, enc = model(batch.feats, batch.feat_lens, return_encoder=True)
-            yield indices, batch, log_probs, out_lens, enc
-    finally:
-        model.train(was_training)
+    return masked_mean(encoder_layer(encoder, layer).float(), encoder.lengths).cpu().numpy()
 
 
 def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, data: LoaderConfig | None = None,
@@ -137,11 +125,10 @@ def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, da
         ``(len(dataset), D)`` float32 array, in dataset order.
     """
     rows: dict[int, np.ndarray] = {}
-    for indices, _, _, _, enc in model_outputs(model, dataset, data, device):
-        pooled = masked_mean(encoder_layer(enc, layer).float(), enc.lengths).cpu().numpy()
-        rows.update(zip(indices, pooled))
+    for out in run_model(model, dataset, data, device, return_encoder=True):
+        rows.update(zip(out.indices, pool_layer(out.encoder, layer)))
     return np.stack([rows[i] for i in range(len(dataset))]).astype(np.float32)
 
 
-__all__ = ["FINAL_STEPS", "domain_accuracy", "final_mean", "mmd_value", "model_outputs", "pooled_features",
+__all__ = ["FINAL_STEPS", "domain_accuracy", "final_mean", "mmd_value", "pool_layer", "pooled_features",
            "proxy_a_distance"]

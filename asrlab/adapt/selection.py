@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from asrlab.adapt.diagnostics import model_outputs
-from asrlab.adapt.discriminator import encoder_layer, masked_mean
+from asrlab.adapt.diagnostics import pool_layer
 from asrlab.config import SELECTION_RULES, LoaderConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.decoding.greedy import greedy_decode
+from asrlab.inference import run_model
 from asrlab.metrics import error_rates
 from asrlab.models.base import CTCModel
 from asrlab.utils import lengths_to_mask
@@ -152,11 +152,12 @@ def source_pass(model: CTCModel, dev: SpeechDataset, data: LoaderConfig | None =
     hyps: list[str] = [""] * n
     losses = np.zeros(n)
     feats: list[np.ndarray | None] = [None] * n
-    for indices, batch, log_probs, out_lens, enc in model_outputs(model, dev, data, device):
-        texts = greedy_decode(log_probs, out_lens, dev.vocab)
-        loss = utterance_ctc_losses(log_probs, out_lens, batch.tokens, batch.token_lens, dev.vocab.blank).cpu()
-        pooled = masked_mean(encoder_layer(enc, layer).float(), enc.lengths).cpu().numpy()
-        for j, i in enumerate(indices):
+    for out in run_model(model, dev, data, device, return_encoder=True):
+        texts = greedy_decode(out.log_probs, out.out_lens, dev.vocab)
+        loss = utterance_ctc_losses(out.log_probs, out.out_lens, out.batch.tokens, out.batch.token_lens,
+                                    dev.vocab.blank).cpu()
+        pooled = pool_layer(out.encoder, layer)
+        for j, i in enumerate(out.indices):
             hyps[i], losses[i], feats[i] = texts[j], float(loss[j]), pooled[j]
     refs = [dev.vocab.decode(dev.tokens[i]) for i in range(n)]
     return SourcePass(refs, hyps, losses, np.stack(feats))  # type: ignore[arg-type]
@@ -167,12 +168,11 @@ def target_pass(model: CTCModel, target: SpeechDataset, data: LoaderConfig | Non
     """Posterior entropy and pooled features of target data (its text is never read)."""
     total, frames = 0.0, 0
     feats: list[np.ndarray | None] = [None] * len(target)
-    for indices, _, log_probs, out_lens, enc in model_outputs(model, target, data, device):
-        total += float(frame_entropy(log_probs, out_lens).sum())
-        frames += int(out_lens.sum())
-        pooled = masked_mean(encoder_layer(enc, layer).float(), enc.lengths).cpu().numpy()
-        for j, i in enumerate(indices):
-            feats[i] = pooled[j]
+    for out in run_model(model, target, data, device, return_encoder=True):
+        total += float(frame_entropy(out.log_probs, out.out_lens).sum())
+        frames += int(out.out_lens.sum())
+        for i, pooled in zip(out.indices, pool_layer(out.encoder, layer)):
+            feats[i] = pooled
     return TargetPass(total / max(frames, 1), np.stack(feats))  # type: ignore[arg-type]
 
 

@@ -4,13 +4,14 @@ On features from :func:`asrlab.layers.extract_layers`:
 
 * :func:`train_probe` / :func:`evaluate_probe` train and score a CTC head
   (:mod:`asrlab.models.heads`): a linear probe of one layer, a small BiLSTM head, or a learned
-  weighted sum of all layers; :func:`fit_probe` does both for a fresh head;
+  weighted sum of all layers; :func:`fit_probe` does both for a fresh head. Training takes the
+  steps of :mod:`asrlab.train` (its optimiser, schedule and :func:`~asrlab.train.optimizer_step`)
+  over :func:`probe_batches` (the library's :class:`~asrlab.datasets.BucketBatchSampler`);
 * :func:`classify` trains a logistic regression on pooled layers (:func:`asrlab.layers.pool_layers`):
   accent identification, returning accuracy and confusion matrix.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -20,17 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asrlab.config import ProbeConfig
+from asrlab.config import ProbeConfig, TrainConfig
+from asrlab.datasets import BucketBatchSampler
 from asrlab.decoding.greedy import greedy_decode
-from asrlab.layers import LayerFeatures, layer_names, length_batches
+from asrlab.layers import LayerFeatures, layer_names
 from asrlab.manifest import Utterance
 from asrlab.metrics import ErrorRates, error_rates
 from asrlab.models.heads import HeadKind, make_probe
 from asrlab.text import CharVocabulary, normalize_text
+from asrlab.train import new_state, optimizer_step
 
 __all__ = [
-    "ProbeHistory", "ProbeScore", "encode_targets", "pad_layers", "train_probe", "evaluate_probe", "ProbeRun",
-    "fit_probe", "accent_of", "ClassifierResult", "classify", "classify_layers", "LESSON_KNOBS",
+    "ProbeHistory", "ProbeScore", "encode_targets", "pad_layers", "probe_batches", "train_probe", "evaluate_probe",
+    "ProbeRun", "fit_probe", "accent_of", "ClassifierResult", "classify", "classify_layers", "LESSON_KNOBS",
 ]
 
 #: Notebook 03's knobs, per corpus size, with the values its assertions about the lesson's
@@ -104,40 +107,59 @@ def train_probe(probe: nn.Module, feats: Sequence[torch.Tensor], targets: Sequen
     if len(feats) != len(targets) or not feats:
         raise ValueError(f"train_probe needs as many targets as features (> 0), got {len(feats)} and {len(targets)}")
     named = [(name, p) for name, p in probe.named_parameters() if p.requires_grad]
-    params = [p for _, p in named]
-    mixing = [p for name, p in named if name.startswith("mix.")]
     groups = [{"params": [p for name, p in named if not name.startswith("mix.")], "lr": config.lr},
-              {"params": mixing, "lr": config.lr * config.mix_lr_scale, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)
+              {"params": [p for name, p in named if name.startswith("mix.")], "lr": config.lr * config.mix_lr_scale,
+               "weight_decay": 0.0}]
     lengths = [int(x.shape[1]) for x in feats]
-    total = config.epochs * len(length_batches(lengths, config.max_frames))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total)))))
+    total = sum(len(probe_batches(lengths, config.max_frames, config.seed, epoch)) for epoch in range(config.epochs))
+    state = new_state(probe, _train_config(config), groups, total_steps=total)
+    state.optimizer.zero_grad(set_to_none=True)
     history = ProbeHistory()
     started = time.perf_counter()
     probe.train()
     with torch.random.fork_rng(devices=[]):  # dropout draws from config.seed, not from the caller's state
         torch.manual_seed(config.seed)
-        for _ in trange(config.epochs, desc="probe", unit="epoch", disable=not progress, leave=False):
+        for epoch in trange(config.epochs, desc="probe", unit="epoch", disable=not progress, leave=False):
             losses = []
-            for batch in length_batches(lengths, config.max_frames, generator):
+            for batch in probe_batches(lengths, config.max_frames, config.seed, epoch):
                 x, x_lens = pad_layers([feats[i] for i in batch])
                 y = [targets[i] for i in batch]
                 loss = F.ctc_loss(probe(x, x_lens).transpose(0, 1), torch.cat(y), x_lens,
                                   torch.tensor([len(t) for t in y]), blank=blank, reduction="mean", zero_infinity=True)
-                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if config.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                optimizer.step()
-                scheduler.step()
+                optimizer_step(state)
                 losses.append(float(loss.detach()))
-                history.steps += 1
             history.losses.append(float(np.mean(losses)))
     probe.eval()
+    history.steps = state.step
     history.seconds = time.perf_counter() - started
     return history
+
+
+def probe_batches(lengths: Sequence[int], max_frames: int, seed: int | None = None,
+                  epoch: int = 0) -> list[list[int]]:
+    """Batches of cached features: :class:`~asrlab.datasets.BucketBatchSampler`'s, with no limit
+    on their size but ``max_frames`` padded frames.
+
+    Args:
+        lengths: frames per utterance.
+        max_frames: padded frames per batch.
+        seed: None keeps the length-sorted order (for evaluation); with a seed the length-sorted
+            utterances are packed alike every epoch and the order of the batches is shuffled.
+        epoch: the epoch whose shuffled order to return.
+    """
+    sampler = BucketBatchSampler(lengths, max_frames, max_batch_size=len(lengths), num_buckets=len(lengths),
+                                 shuffle=seed is not None, seed=seed or 0)
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+def _train_config(config: ProbeConfig) -> TrainConfig:
+    """The :class:`~asrlab.config.TrainConfig` of a probe's optimiser, schedule and clipping:
+    AdamW at ``config.lr``, no warm-up, cosine decay to 5%, full precision."""
+    return TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay, warmup_steps=0,
+                       scheduler="cosine", grad_clip=config.grad_clip, amp=False, seed=config.seed,
+                       specaugment=None, device="cpu")
 
 
 @torch.no_grad()
@@ -157,7 +179,7 @@ def evaluate_probe(probe: nn.Module, feats: Sequence[torch.Tensor], utterances: 
     was_training = probe.training
     probe.eval()
     hypotheses: list[str] = [""] * len(feats)
-    for batch in length_batches([int(x.shape[1]) for x in feats], max_frames):
+    for batch in probe_batches([int(x.shape[1]) for x in feats], max_frames):
         x, x_lens = pad_layers([feats[i] for i in batch])
         for i, text in zip(batch, greedy_decode(probe(x, x_lens), x_lens, vocab)):
             hypotheses[i] = text
