@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "audio", "config", "corpus", "datasets", "features", "layers", "manifest", "metrics", "models", "text", "train",
     "utils", "bench", "cli", "adapt", "finetune", "parallel", "recipes", "lm", "decoding", "files", "course",
+    "evaluate", "inference",
 )
 
 

@@ -207,7 +207,7 @@ class TrainState:
     """
 
     config: TrainConfig
-    model: CTCModel
+    model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
