@@ -15,9 +15,9 @@ A training step computes ``CTC(source) + lambda * alignment(source, target)``; o
 """
 from __future__ import annotations
 
-from asrlab.adapt.diagnostics import domain_accuracy, mmd_value, pooled_features, proxy_a_distance
+from asrlab.adapt.diagnostics import domain_accuracy, pooled_features, proxy_a_distance
 from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encoder_layer, masked_mean, valid_frames
-from asrlab.adapt.grl import GradientReversal, dann_coefficient, reverse_gradient
+from asrlab.adapt.grl import dann_coefficient, reverse_gradient
 from asrlab.adapt.losses import (AdversarialLoss, coral, dann_loss, domain_bce, gaussian_mmd, median_bandwidth,
                                  squared_distances)
 from asrlab.adapt.selection import RULES, Candidate, importance_weighted_risk, importance_weights, score_model, select
@@ -26,9 +26,9 @@ from asrlab.adapt.training import (AdaptResult, AlignmentConfig, AlignmentLoss, 
 
 __all__ = [
     "RULES", "AdaptResult", "AdversarialLoss", "AlignmentConfig", "AlignmentLoss", "Candidate", "DomainDiscriminator",
-    "GradientReversal", "SearchResult", "adapt", "adapt_model", "adapt_search", "build_alignment", "coral",
+    "SearchResult", "adapt", "adapt_model", "adapt_search", "build_alignment", "coral",
     "dann_coefficient", "dann_loss", "domain_accuracy", "domain_bce", "domain_inputs", "encoder_layer",
     "gaussian_mmd", "importance_weighted_risk", "importance_weights", "masked_mean", "median_bandwidth",
-    "mmd_value", "pooled_features", "proxy_a_distance", "reverse_gradient", "score_model", "select",
+    "pooled_features", "proxy_a_distance", "reverse_gradient", "score_model", "select",
     "squared_distances", "valid_frames",
 ]

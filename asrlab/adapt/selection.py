@@ -53,11 +53,6 @@ def frame_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     return torch.where(mask, entropy, torch.zeros((), dtype=entropy.dtype, device=entropy.device))
 
 
-def mean_frame_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean entropy over all valid frames of a batch (every frame weighs the same): a scalar."""
-    return frame_entropy(log_probs, lengths).sum() / lengths.sum().clamp_min(1)
-
-
 def utterance_ctc_losses(log_probs: torch.Tensor, out_lens: torch.Tensor, tokens: torch.Tensor,
                          token_lens: torch.Tensor, blank: int = 0) -> torch.Tensor:
     """CTC loss of each utterance divided by its number of tokens.
@@ -242,5 +237,5 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
 
 
 __all__ = ["RULES", "Candidate", "SourcePass", "TargetPass", "frame_entropy", "importance_weighted_risk",
-           "importance_weights", "mean_frame_entropy", "score_model", "select", "source_pass", "target_pass",
+           "importance_weights", "score_model", "select", "source_pass", "target_pass",
            "utterance_ctc_losses"]

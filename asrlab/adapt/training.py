@@ -27,7 +27,7 @@ from asrlab.adapt.diagnostics import domain_accuracy
 from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encoder_layer
 from asrlab.adapt.losses import coral, dann_loss, domain_bce, gaussian_mmd
 from asrlab.adapt.selection import RULES, Candidate, score_model, select
-from asrlab.config import (ALIGNMENT_METHODS, DANN_SCHEDULES, AlignmentConfig, AlignmentMethod, LoaderConfig,
+from asrlab.config import (ALIGNMENT_METHODS, AlignmentConfig, AlignmentMethod, LoaderConfig,
                            FeatureConfig, TrainConfig)
 from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.errors import CheckpointError
@@ -39,9 +39,6 @@ from asrlab.models.resolve import resolve_ctc_model
 from asrlab.train import CHECKPOINT_FILE, History, StepInfo, fit
 from asrlab.utils import pick_device
 
-# AlignmentConfig and its choices live in asrlab.config; their old names here keep working.
-Method = AlignmentMethod
-SCHEDULES: tuple[str, ...] = DANN_SCHEDULES
 #: Weights tried when none is given. The losses live on very different scales: between the source
 #: and the noisy or telephone domains, asrlab-source's encoder frames give an MMD of ~1e-2 and a
 #: CORAL loss of ~5e-4, while the domain cross-entropy starts near 0.7 and CTC near 1.
@@ -314,7 +311,7 @@ class SearchResult:
 
 
 def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
-                 target_manifests: Sequence[str | os.PathLike], method: Method, out_dir: str | os.PathLike, *,
+                 target_manifests: Sequence[str | os.PathLike], method: AlignmentMethod, out_dir: str | os.PathLike, *,
                  weights: Sequence[float] | None = None, layers: Sequence[int] | None = None,
                  rule: str = "source-dev", source_dev: Sequence[str | os.PathLike] | None = None,
                  train_config: TrainConfig = TrainConfig(epochs=5, lr=1e-3, warmup_steps=50),
