@@ -16,7 +16,8 @@ from asrlab.adapt import (Candidate, DomainDiscriminator, coral, dann_coefficien
                           squared_distances, valid_frames)
 from asrlab.adapt.discriminator import domain_inputs, encoder_layer
 from asrlab.adapt.selection import frame_entropy, utterance_ctc_losses
-from asrlab.adapt.training import AlignmentConfig, build_alignment, holdout_split, resolve_layers, subsample_rows
+from asrlab.adapt.search import holdout_split, resolve_layers
+from asrlab.adapt.training import AlignmentConfig, build_alignment, subsample_rows
 from asrlab.models.base import EncoderOutput
 from asrlab.train import StepInfo
 
