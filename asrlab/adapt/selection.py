@@ -219,7 +219,8 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
     """The candidate with the lowest score for ``rule`` (the first one on ties).
 
     Args:
-        candidates: scored candidates.
+        candidates: scored candidates; a missing, None (a NaN read back from JSON) or NaN score
+            leaves a candidate out.
         rule: a key of :data:`RULES` (``"source-dev"``, ``"entropy"``, ``"iw"``).
 
     Raises:
@@ -230,10 +231,11 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
     if not candidates:
         raise ValueError("no candidates to select from")
     key = RULES[rule]
-    scored = [c for c in candidates if math.isfinite(float(c.scores.get(key, math.nan)))]
+    scored = [(float(c.scores[key]), i) for i, c in enumerate(candidates)
+              if c.scores.get(key) is not None and math.isfinite(float(c.scores[key]))]
     if not scored:
         raise ValueError(f"no candidate has a finite {key!r} score, needed by rule {rule!r}")
-    return min(scored, key=lambda c: float(c.scores[key]))
+    return candidates[min(scored)[1]]
 
 
 __all__ = ["RULES", "Candidate", "SourcePass", "TargetPass", "frame_entropy", "importance_weighted_risk",
