@@ -215,7 +215,7 @@ def register_finetune(commands: Commands) -> None:
 def _adapt(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from asrlab.adapt.training import adapt_search
+    from asrlab.adapt.search import adapt_search
     from asrlab.config import TrainConfig
 
     train_config = replace(TrainConfig(), epochs=args.epochs, lr=args.lr, seed=args.seed, warmup_steps=50)

@@ -171,3 +171,36 @@ def test_disc_acc_rows_and_readable_rows() -> None:
     with pytest.raises(ValueError):
         final_mean([1.0], steps=0)
     assert ax.readable_rows([{"method": "dann", "uses_target_labels": False}])[0]["uses_target_labels"] == "no"
+
+
+def test_asrlab_adapt_and_compare_methods_run_the_one_search(tiny_corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    """Both callers train through asrlab.adapt.search's trial step and, on the same data, grid and
+    seed, score the same candidates alike and choose the same one."""
+    import asrlab.adapt.search as search
+    from asrlab.course.fine_tuning import FINETUNE_DATA
+
+    trained: list[tuple[str, float, int]] = []
+    adapt_model = search.adapt_model
+
+    def spy(init, source, target, config, *args, **kwargs):
+        trained.append((config.method, config.weight, config.layer))
+        return adapt_model(init, source, target, config, *args, **kwargs)
+
+    monkeypatch.setattr(search, "adapt_model", spy)
+    torch.manual_seed(0)
+    loaded = LoadedModel(build_model(TINY), FeatureConfig(), CharVocabulary(), {"name": "tiny"})
+    base = ax.AlignmentConfig(disc_hidden=8, max_frames=64)
+    config = replace(QUICK, max_steps=1)
+    cli = search.adapt_search(loaded, [tiny_corpus / "source" / "train.jsonl"],
+                              [tiny_corpus / "target" / "unlabelled.jsonl"], "mmd", tmp_path / "cli",
+                              weights=[1.0, 10.0], layers=[-1], rule="entropy",
+                              source_dev=[tiny_corpus / "source" / "dev.jsonl"], train_config=config,
+                              base=base, data=FINETUNE_DATA)
+    data = ax.load_shift(tiny_corpus, "target", loaded)
+    course = ax.compare_methods(loaded.model, [data], ["mmd"], {"mmd": ((1.0, 10.0), (-1,))}, config,
+                                rule="entropy", base=base, batch=FINETUNE_DATA)
+    assert trained == [("mmd", 1.0, -1), ("mmd", 10.0, -1)] * 2
+    for candidate, record in zip(cli.candidates, course.grid, strict=True):
+        assert candidate.name == record.name
+        assert candidate.scores["target_entropy"] == pytest.approx(record.scores["target_entropy"])
+    assert cli.chosen.params == {"weight": course.rows[0]["weight"], "layer": course.rows[0]["layer"]}

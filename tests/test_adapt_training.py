@@ -12,7 +12,8 @@ import torch
 
 import asrlab.datasets as datasets_mod
 from asrlab.adapt.diagnostics import pooled_features, proxy_a_distance
-from asrlab.adapt.training import DEFAULT_WEIGHTS, AlignmentConfig, adapt, adapt_model, adapt_search
+from asrlab.adapt.search import DEFAULT_WEIGHTS, adapt_search
+from asrlab.adapt.training import AlignmentConfig, adapt, adapt_model
 from asrlab.cli import main
 from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, TrainConfig
 from asrlab.datasets import SpeechDataset

@@ -2,7 +2,6 @@
 
 * :func:`domain_accuracy`: balanced accuracy of a domain discriminator's logits;
 * :func:`final_mean`: the mean of a per-step log over the last steps of a run;
-* :func:`mmd_value`: the multi-kernel MMD as a float;
 * :func:`proxy_a_distance`: ``2 (1 - 2 err)`` of a linear classifier (Ben-David et al. 2007);
 * :func:`pooled_features`: utterance-pooled encoder features of a dataset, to feed the above
   (:func:`pool_layer` pools one batch's).
@@ -15,7 +14,6 @@ import numpy as np
 import torch
 
 from asrlab.adapt.discriminator import encoder_layer, masked_mean
-from asrlab.adapt.losses import DEFAULT_MULTIPLIERS, gaussian_mmd
 from asrlab.config import LoaderConfig
 from asrlab.datasets import SpeechDataset
 from asrlab.inference import run_model
@@ -47,14 +45,6 @@ def domain_accuracy(source_logits: torch.Tensor, target_logits: torch.Tensor) ->
     source_right = (source_logits.detach() < 0).float().mean()
     target_right = (target_logits.detach() > 0).float().mean()
     return float(0.5 * (source_right + target_right))
-
-
-@torch.no_grad()
-def mmd_value(source: torch.Tensor, target: torch.Tensor, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
-              unbiased: bool = True) -> float:
-    """:func:`~asrlab.adapt.losses.gaussian_mmd` of ``(N, D)`` and ``(M, D)`` rows as a float
-    (unbiased by default, so that unrelated samples of one distribution give ~0)."""
-    return float(gaussian_mmd(source, target, multipliers=multipliers, unbiased=unbiased))
 
 
 def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -130,5 +120,5 @@ def pooled_features(model: CTCModel, dataset: SpeechDataset, layer: int = -1, da
     return np.stack([rows[i] for i in range(len(dataset))]).astype(np.float32)
 
 
-__all__ = ["FINAL_STEPS", "domain_accuracy", "final_mean", "mmd_value", "pool_layer", "pooled_features",
+__all__ = ["FINAL_STEPS", "domain_accuracy", "final_mean", "pool_layer", "pooled_features",
            "proxy_a_distance"]

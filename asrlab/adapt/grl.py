@@ -4,8 +4,7 @@ The reversal layer is the identity on the way forward and multiplies the gradien
 ``-coefficient`` on the way back, so a discriminator placed after it learns to tell the domains
 apart while the encoder before it learns to make them indistinguishable.
 
-The coefficient is always explicit: :func:`reverse_gradient` takes it as an argument and
-:class:`GradientReversal` holds it in a plain attribute that only the caller changes. Nothing
+The coefficient is always explicit: :func:`reverse_gradient` takes it as an argument. Nothing
 counts steps behind the caller's back (a hidden counter would also advance during evaluation).
 """
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -44,26 +42,6 @@ def reverse_gradient(x: torch.Tensor, coefficient: float = 1.0) -> torch.Tensor:
     return _ReverseGradient.apply(x, float(coefficient))
 
 
-class GradientReversal(nn.Module):
-    """:func:`reverse_gradient` as a module.
-
-    Attributes:
-        coefficient: the gradient scale; set it from the training loop (e.g. with
-            :func:`dann_coefficient`); the module never changes it on its own.
-    """
-
-    def __init__(self, coefficient: float = 1.0) -> None:
-        super().__init__()
-        self.coefficient = float(coefficient)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` unchanged (any shape); its gradient is reversed and scaled."""
-        return reverse_gradient(x, self.coefficient)
-
-    def extra_repr(self) -> str:
-        return f"coefficient={self.coefficient}"
-
-
 def dann_coefficient(progress: float, gamma: float = 10.0) -> float:
     """The DANN ramp ``2 / (1 + exp(-gamma * progress)) - 1``: 0 at the start, towards 1 at the end.
 
@@ -76,4 +54,4 @@ def dann_coefficient(progress: float, gamma: float = 10.0) -> float:
     return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
 
 
-__all__ = ["GradientReversal", "dann_coefficient", "reverse_gradient"]
+__all__ = ["dann_coefficient", "reverse_gradient"]

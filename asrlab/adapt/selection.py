@@ -53,11 +53,6 @@ def frame_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
     return torch.where(mask, entropy, torch.zeros((), dtype=entropy.dtype, device=entropy.device))
 
 
-def mean_frame_entropy(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean entropy over all valid frames of a batch (every frame weighs the same): a scalar."""
-    return frame_entropy(log_probs, lengths).sum() / lengths.sum().clamp_min(1)
-
-
 def utterance_ctc_losses(log_probs: torch.Tensor, out_lens: torch.Tensor, tokens: torch.Tensor,
                          token_lens: torch.Tensor, blank: int = 0) -> torch.Tensor:
     """CTC loss of each utterance divided by its number of tokens.
@@ -224,7 +219,8 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
     """The candidate with the lowest score for ``rule`` (the first one on ties).
 
     Args:
-        candidates: scored candidates.
+        candidates: scored candidates; a missing, None (a NaN read back from JSON) or NaN score
+            leaves a candidate out.
         rule: a key of :data:`RULES` (``"source-dev"``, ``"entropy"``, ``"iw"``).
 
     Raises:
@@ -235,12 +231,13 @@ def select(candidates: Sequence[Candidate], rule: str) -> Candidate:
     if not candidates:
         raise ValueError("no candidates to select from")
     key = RULES[rule]
-    scored = [c for c in candidates if math.isfinite(float(c.scores.get(key, math.nan)))]
+    scored = [(float(c.scores[key]), i) for i, c in enumerate(candidates)
+              if c.scores.get(key) is not None and math.isfinite(float(c.scores[key]))]
     if not scored:
         raise ValueError(f"no candidate has a finite {key!r} score, needed by rule {rule!r}")
-    return min(scored, key=lambda c: float(c.scores[key]))
+    return candidates[min(scored)[1]]
 
 
 __all__ = ["RULES", "Candidate", "SourcePass", "TargetPass", "frame_entropy", "importance_weighted_risk",
-           "importance_weights", "mean_frame_entropy", "score_model", "select", "source_pass", "target_pass",
+           "importance_weights", "score_model", "select", "source_pass", "target_pass",
            "utterance_ctc_losses"]

@@ -1,5 +1,5 @@
-"""Training glue: an alignment loss for :func:`asrlab.train.fit`, adaptation runs, and a small
-search over the alignment weight and layer with label-free model selection.
+"""Training glue: an alignment loss for :func:`asrlab.train.fit` and adaptation runs (the search
+over their settings is :mod:`asrlab.adapt.search`).
 
 Each step, :func:`~asrlab.train.fit` runs the labelled source batch and an unlabelled target
 batch through the model together and calls the hook built here, which returns
@@ -14,9 +14,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,29 +25,17 @@ from torch import nn
 from asrlab.adapt.diagnostics import domain_accuracy
 from asrlab.adapt.discriminator import DomainDiscriminator, domain_inputs, encoder_layer
 from asrlab.adapt.losses import coral, dann_loss, domain_bce, gaussian_mmd
-from asrlab.adapt.selection import RULES, Candidate, score_model, select
-from asrlab.config import (ALIGNMENT_METHODS, DANN_SCHEDULES, AlignmentConfig, AlignmentMethod, LoaderConfig,
-                           FeatureConfig, TrainConfig)
+from asrlab.config import AlignmentConfig, FeatureConfig, LoaderConfig, TrainConfig
 from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.errors import CheckpointError
-from asrlab.files import finite_json, save_json
-from asrlab.manifest import Utterance, read_manifests
+from asrlab.files import save_json
+from asrlab.manifest import read_manifests
 from asrlab.models.base import CTCModel, EncoderOutput
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.models.resolve import resolve_ctc_model
 from asrlab.train import CHECKPOINT_FILE, History, StepInfo, fit
-from asrlab.utils import pick_device
 
-# AlignmentConfig and its choices live in asrlab.config; their old names here keep working.
-Method = AlignmentMethod
-SCHEDULES: tuple[str, ...] = DANN_SCHEDULES
-#: Weights tried when none is given. The losses live on very different scales: between the source
-#: and the noisy or telephone domains, asrlab-source's encoder frames give an MMD of ~1e-2 and a
-#: CORAL loss of ~5e-4, while the domain cross-entropy starts near 0.7 and CTC near 1.
-DEFAULT_WEIGHTS: dict[str, tuple[float, ...]] = {"mmd": (1.0, 10.0), "coral": (100.0, 1000.0), "dann": (0.1, 1.0)}
-#: Layers tried when none is given: the last encoder layer and the one below it.
-DEFAULT_LAYERS: tuple[int, ...] = (-1, -2)
-ADAPT_FILE = "adapt.json"
+#: Where a run folder records its alignment settings (a resumed run must have the same).
 ALIGNMENT_FILE = "alignment.json"
 
 
@@ -220,12 +207,10 @@ def _claim_run_dir(out: Path, config: AlignmentConfig) -> None:
     save_json(record, config.to_dict())
 
 
-def _load(init: str | os.PathLike | LoadedModel) -> LoadedModel:
+def load_init(init: str | os.PathLike | LoadedModel) -> LoadedModel:
+    """The model to adapt: a model file, run folder, pretrained name or loaded model, with a CTC head
+    (a model with its own decoder is refused with a pointer to its CTC variant)."""
     return resolve_ctc_model(init, "adapt its CTC variant (e.g. whisper-tiny.en-ctc)")
-
-
-def _dataset(utterances: Sequence[Utterance], loaded: LoadedModel, labelled: bool, on_bad: str) -> SpeechDataset:
-    return model_dataset(utterances, loaded, labelled=labelled, on_bad=on_bad)  # type: ignore[arg-type]
 
 
 def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
@@ -248,10 +233,10 @@ def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Se
         data: batching.
         progress: show a progress bar.
     """
-    loaded = _load(init_model_path)
-    source = _dataset(read_manifests(source_manifests), loaded, True, data.on_bad)
-    target = _dataset(read_manifests(target_manifests), loaded, False, data.on_bad)
-    dev = _dataset(read_manifests(source_dev), loaded, True, data.on_bad) if source_dev else None
+    loaded = load_init(init_model_path)
+    source = model_dataset(read_manifests(source_manifests), loaded, on_bad=data.on_bad)
+    target = model_dataset(read_manifests(target_manifests), loaded, labelled=False, on_bad=data.on_bad)
+    dev = model_dataset(read_manifests(source_dev), loaded, on_bad=data.on_bad) if source_dev else None
     meta = {"init": str(init_model_path) if not isinstance(init_model_path, LoadedModel) else loaded.meta.get("name"),
             "source_manifests": [str(p) for p in source_manifests],
             "target_manifests": [str(p) for p in target_manifests]}
@@ -259,140 +244,5 @@ def adapt(init_model_path: str | os.PathLike | LoadedModel, source_manifests: Se
                        progress=progress, meta=meta)
 
 
-# --------------------------------------------------------------------------- search and selection
-def holdout_split(utterances: Sequence[Utterance], every: int = 10) -> tuple[list[Utterance], list[Utterance]]:
-    """Every ``every``-th utterance as a dev set: ``(train, dev)``, deterministic.
-
-    The dev set gets at least two utterances (one with 2 or 3 in all; a domain classifier for
-    importance weighting needs two), taken from the end when the stride gives fewer.
-    """
-    n = len(utterances)
-    if n < 2:
-        raise ValueError("need at least two source utterances to hold one out as dev data")
-    dev_index = set(range(every - 1, n, every))
-    for i in range(n - 1, -1, -1):
-        if len(dev_index) >= min(2, n - 2 if n > 3 else 1):
-            break
-        dev_index.add(i)
-    return ([u for i, u in enumerate(utterances) if i not in dev_index],
-            [u for i, u in enumerate(utterances) if i in dev_index])
-
-
-def resolve_layers(layers: Sequence[int], num_layers: int) -> list[int]:
-    """Layer indices as negative offsets (-1 is the last), duplicates removed, order kept."""
-    out: list[int] = []
-    for layer in layers:
-        if not -num_layers <= layer < num_layers:
-            raise ValueError(f"layer {layer} does not exist: the encoder gives {num_layers} layers "
-                             f"(indices {-num_layers}..{num_layers - 1})")
-        canonical = layer - num_layers if layer >= 0 else layer
-        if canonical not in out:
-            out.append(canonical)
-    return out
-
-
-@dataclass
-class SearchResult:
-    """What :func:`adapt_search` did.
-
-    Attributes:
-        chosen: the selected candidate (its model is also ``out_dir/model.pt``).
-        candidates: every trained candidate with its scores.
-        reference: the initial model's scores, for comparison (never selectable).
-        rule: the selection rule.
-        out_dir: the run folder (``model.pt``, ``adapt.json``, ``candidates/``).
-        seconds: wall time.
-    """
-
-    chosen: Candidate
-    candidates: list[Candidate]
-    reference: Candidate
-    rule: str
-    out_dir: Path
-    seconds: float = 0.0
-    record: dict[str, Any] = field(default_factory=dict)
-
-
-def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequence[str | os.PathLike],
-                 target_manifests: Sequence[str | os.PathLike], method: Method, out_dir: str | os.PathLike, *,
-                 weights: Sequence[float] | None = None, layers: Sequence[int] | None = None,
-                 rule: str = "source-dev", source_dev: Sequence[str | os.PathLike] | None = None,
-                 train_config: TrainConfig = TrainConfig(epochs=5, lr=1e-3, warmup_steps=50),
-                 base: AlignmentConfig = AlignmentConfig(), data: LoaderConfig = LoaderConfig(num_workers=0),
-                 progress: bool = False) -> SearchResult:
-    """``asrlab adapt``: adapt with each (weight, layer) of a small grid and keep the best by ``rule``.
-
-    No target label is read at any point: the target manifests give audio only, and the rule
-    (see :mod:`asrlab.adapt.selection`) uses source dev labels, target posteriors or both. With
-    one weight and one layer the grid has a single candidate, trained straight into ``out_dir``.
-
-    Args:
-        init: model file, run folder, pretrained name, or a loaded model.
-        source_manifests: labelled source data.
-        target_manifests: unlabelled target data (for training and for the label-free scores).
-        method: ``"mmd"``, ``"coral"`` or ``"dann"``.
-        out_dir: gets ``model.pt`` (the chosen model), ``adapt.json`` (grid, scores, choice) and,
-            for a grid, ``candidates/<name>/``.
-        weights: lambdas to try; default :data:`DEFAULT_WEIGHTS` of the method.
-        layers: layers to try; default :data:`DEFAULT_LAYERS`.
-        rule: ``"source-dev"``, ``"entropy"`` or ``"iw"``.
-        source_dev: labelled source dev manifests; default: every 10th source utterance is held out.
-        train_config: optimisation settings of every candidate.
-        base: the other alignment settings (pooling, schedule...).
-        data: batching.
-        progress: show progress bars.
-    """
-    if rule not in RULES:
-        raise ValueError(f"unknown selection rule {rule!r}; use one of {', '.join(RULES)}")
-    if method not in ALIGNMENT_METHODS:
-        raise ValueError(f"unknown method {method!r}; use one of {', '.join(ALIGNMENT_METHODS)}")
-    started = time.perf_counter()
-    out = Path(out_dir)
-    loaded = _load(init)
-    source_utts = read_manifests(source_manifests)
-    if source_dev:
-        dev_utts, dev_note = read_manifests(source_dev), [str(p) for p in source_dev]
-    else:
-        source_utts, dev_utts = holdout_split(source_utts)
-        dev_note = f"every 10th source utterance held out ({len(dev_utts)} of {len(source_utts) + len(dev_utts)})"
-    source = _dataset(source_utts, loaded, True, data.on_bad)
-    dev = _dataset(dev_utts, loaded, True, data.on_bad)
-    target = _dataset(read_manifests(target_manifests), loaded, False, data.on_bad)
-
-    num_layers = len(probe_encoder(loaded.model, loaded.features).layers)
-    grid = [(float(w), l) for w in (weights if weights else DEFAULT_WEIGHTS[method])
-            for l in resolve_layers(layers if layers else DEFAULT_LAYERS, num_layers)]
-    device = pick_device(train_config.device)
-    score_data = replace(data, num_workers=0)
-    loaded.model.to(device)
-    reference = Candidate("init", {"weight": 0.0}, score_model(loaded.model, dev, target, score_data, device))
-    meta = {"init": str(init) if not isinstance(init, LoadedModel) else loaded.meta.get("name"),
-            "source_manifests": [str(p) for p in source_manifests],
-            "target_manifests": [str(p) for p in target_manifests]}
-    candidates = []
-    for weight, layer in grid:
-        name = f"lambda={weight:g},layer={layer}"
-        run_dir = out if len(grid) == 1 else out / "candidates" / name
-        config = replace(base, method=method, weight=weight, layer=layer)
-        result = adapt_model(loaded.model, source, target, config, train_config, data=data, out_dir=run_dir,
-                             progress=progress, meta=meta)
-        scores = score_model(result.model, dev, target, score_data, device)
-        last = result.history.steps[-1] if result.history.steps else {}
-        scores.update({f"final_{k}": float(last[k]) for k in ("ctc", "align", "disc_acc") if k in last})
-        candidates.append(Candidate(name, {"weight": weight, "layer": layer}, scores, run_dir / "model.pt"))
-        del result
-    chosen = select(candidates, rule)
-    if len(grid) > 1:
-        shutil.copyfile(chosen.path, out / "model.pt")  # type: ignore[arg-type]
-    record = {"method": method, "rule": rule, "score": RULES[rule], "uses_target_labels": False,
-              "grid": {"weights": sorted({w for w, _ in grid}), "layers": list(dict.fromkeys(l for _, l in grid))},
-              "chosen": chosen.to_dict(), "candidates": [c.to_dict() for c in candidates],
-              "reference": reference.to_dict(), "source_dev": dev_note, "alignment": base.to_dict(),
-              "train_config": asdict(train_config), **meta}
-    save_json(out / ADAPT_FILE, finite_json(record))
-    return SearchResult(chosen, candidates, reference, rule, out, time.perf_counter() - started, record)
-
-
-__all__ = ["ADAPT_FILE", "ALIGNMENT_FILE", "DEFAULT_LAYERS", "DEFAULT_WEIGHTS", "AdaptResult",
-           "AlignmentConfig", "AlignmentLoss", "SearchResult", "adapt", "adapt_model", "adapt_search",
-           "build_alignment", "holdout_split", "layer_dim", "probe_encoder", "resolve_layers", "subsample_rows"]
+__all__ = ["ALIGNMENT_FILE", "AdaptResult", "AlignmentConfig", "AlignmentLoss", "adapt", "adapt_model",
+           "build_alignment", "layer_dim", "load_init", "probe_encoder", "subsample_rows"]

@@ -5,7 +5,8 @@ trains with ``CTC(source) + lambda * alignment(source, target)`` for the same nu
 "source-only" is the same run with ``lambda = 0`` (it sees the same source batches and passes
 the same target batches through the model), so that the comparison is fair.
 
-Hyperparameters (lambda, layer) are searched on one seed (``seeds[0]``) and chosen by a
+Hyperparameters (lambda, layer) are searched on one seed (``seeds[0]``) by the library's search
+(:func:`asrlab.adapt.search.grid_search`, the one ``asrlab adapt`` runs) and chosen by a
 label-free rule of :mod:`asrlab.adapt.selection` (source dev WER, target entropy, or
 importance-weighted risk); the other seeds rerun the chosen setting. Target test labels only
 score the results; the "oracle" choice (the lowest target test WER of the grid) is reported
@@ -25,18 +26,21 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from asrlab.adapt.diagnostics import FINAL_STEPS, final_mean, pooled_features
-from asrlab.adapt.selection import RULES, Candidate, score_model, select
-from asrlab.adapt.training import AlignmentConfig, adapt_model
+from asrlab.adapt.search import HISTORY_KEYS, SearchData, SearchHooks, Trial, grid_search, run_trial, setting_name
+from asrlab.adapt.selection import RULES, Candidate, select
+from asrlab.adapt.training import AdaptResult, AlignmentConfig
 from asrlab.config import LoaderConfig, TrainConfig
 from asrlab.course.fine_tuning import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
+from asrlab.files import finite_json, save_json
 from asrlab.manifest import manifest_path
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
@@ -48,56 +52,26 @@ COMPARED_METHODS: tuple[str, ...] = (SOURCE_ONLY, "mmd", "coral", "dann")
 FT_FEW = "fine-tune on {minutes:g} min of target labels"
 FT_ALL = "fine-tune on all target labels"
 ORACLE = "oracle"
-#: Columns of a run's training history kept in its record.
-HISTORY_KEYS: tuple[str, ...] = ("ctc", "align", "disc_acc", "grl_coef")
 
 #: The knob values of notebook 04 (MMD and CORAL) that its assertions about effects were measured
 #: with, per corpus size (the full ones produced ``results/04_mmd-full.json``). With them the
 #: lesson's effects hold; a learner who changes one explores, and those assertions stand down
-#: (``asrlab.course.runner.lesson_check``). Keep them equal to the notebook's knobs cell.
+#: (``asrlab.course.runner.lesson_check``). Keep them equal to the notebook's knobs cell. The knobs
+#: that do not change with the size are written once.
+_KNOBS_04_SHARED: dict[str, Any] = {"SHIFTS": ("accent", "noisy"), "RULE": "source-dev",
+                                     "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0), "TOY_STEPS": 120, "SEED": 0}
 LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "SHIFTS": ("accent", "noisy"),
-        "SEEDS": (0,),
-        "STEPS": 2,
-        "RULE": "source-dev",
-        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
-        "MAX_EVAL": 4,
-        "MAX_SCORE": 4,
-        "MAX_SOURCE_TRAIN": 24,
-        "ALIGN": {"max_frames": 256, "disc_hidden": 64},
-        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
-        "TOY_STEPS": 120,
-        "SEED": 0,
-    },
-    "lab": {
-        "SHIFTS": ("accent", "noisy"),
-        "SEEDS": (0,),
-        "STEPS": 20,
-        "RULE": "source-dev",
-        "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((100.0,), (-1,))},
-        "MAX_EVAL": 60,
-        "MAX_SCORE": 60,
-        "MAX_SOURCE_TRAIN": None,
-        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
-        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
-        "TOY_STEPS": 120,
-        "SEED": 0,
-    },
-    "full": {
-        "SHIFTS": ("accent", "noisy"),
-        "SEEDS": (0, 1, 2),
-        "STEPS": 100,
-        "RULE": "source-dev",
-        "GRIDS": {"mmd": ((1.0, 10.0), (-1, -2)), "coral": ((100.0, 1000.0), (-1,))},
-        "MAX_EVAL": 120,
-        "MAX_SCORE": 120,
-        "MAX_SOURCE_TRAIN": None,
-        "ALIGN": {"max_frames": 512, "disc_hidden": 256},
-        "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0),
-        "TOY_STEPS": 120,
-        "SEED": 0,
-    },
+    "smoke": {**_KNOBS_04_SHARED, "SEEDS": (0,), "STEPS": 2,
+              "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
+              "MAX_EVAL": 4, "MAX_SCORE": 4, "MAX_SOURCE_TRAIN": 24, "ALIGN": {"max_frames": 256, "disc_hidden": 64}},
+    "lab": {**_KNOBS_04_SHARED, "SEEDS": (0,), "STEPS": 20,
+            "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((100.0,), (-1,))},
+            "MAX_EVAL": 60, "MAX_SCORE": 60, "MAX_SOURCE_TRAIN": None,
+            "ALIGN": {"max_frames": 512, "disc_hidden": 256}},
+    "full": {**_KNOBS_04_SHARED, "SEEDS": (0, 1, 2), "STEPS": 100,
+             "GRIDS": {"mmd": ((1.0, 10.0), (-1, -2)), "coral": ((100.0, 1000.0), (-1,))},
+             "MAX_EVAL": 120, "MAX_SCORE": 120, "MAX_SOURCE_TRAIN": None,
+             "ALIGN": {"max_frames": 512, "disc_hidden": 256}},
 }
 
 #: The same for notebook 05 (DANN and the scoreboard; the full values produced
@@ -225,7 +199,7 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return f"lambda={self.weight:g},layer={self.layer}"
+        return setting_name(self.weight, self.layer)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -249,10 +223,62 @@ def _settings(data: ShiftData, train_config: TrainConfig, batch: LoaderConfig, b
                                                          "target_unlabelled", "target_score", "target_test")}}
 
 
+def _search_data(data: ShiftData) -> SearchData:
+    return SearchData(data.source_train, data.target_unlabelled, data.source_dev, data.target_score)
+
+
+def _test_wers(data: ShiftData, result: AdaptResult) -> dict[str, float]:
+    """Greedy WER of an adapted model on the target and source test sets (scores, never choices)."""
+    device = next(result.model.parameters()).device
+    return {"target_wer": evaluate(result.model, data.target_test, FINETUNE_DATA, device).rates.wer,
+            "source_wer": evaluate(result.model, data.source_test, FINETUNE_DATA, device).rates.wer}
+
+
+def _record(data: ShiftData, method: str, seed: int, trial: Trial) -> RunRecord:
+    return RunRecord(data.name, method, seed, trial.config.weight, trial.config.layer, trial.extra["target_wer"],
+                     trial.extra["source_wer"], trial.scores, trial.history, round(trial.seconds, 1))
+
+
+def _hooks(data: ShiftData, method: str, seed: int, train_config: TrainConfig, batch: LoaderConfig,
+           base: AlignmentConfig, cache_dir: str | Path | None, init_name: str,
+           report: Callable[[RunRecord], None] | None = None) -> SearchHooks:
+    """The course's side of the search for one shift, method and seed: the test WERs, each run's
+    record kept as JSON in ``cache_dir/<shift>/`` (reused when every setting matches), progress."""
+    def record(trial: Trial) -> RunRecord:
+        return _record(data, method, seed, trial)
+
+    extra_scores = partial(_test_wers, data)
+    reported = (lambda trial: report(record(trial))) if report is not None else None
+    if cache_dir is None:
+        return SearchHooks(extra_scores=extra_scores, report=reported)
+    settings = _settings(data, train_config, batch, base, init_name)
+
+    def cache_file(config: AlignmentConfig) -> Path:
+        return Path(cache_dir) / data.name / f"{method}-w{config.weight:g}-l{config.layer}-s{seed}.json"
+
+    def recall(config: AlignmentConfig) -> Trial | None:
+        path = cache_file(config)
+        if not path.is_file():
+            return None
+        stored = json.loads(path.read_text())
+        if stored.get("settings") != json.loads(json.dumps(settings)):
+            return None
+        kept = RunRecord(**stored["record"])
+        return Trial(config, kept.scores, {"target_wer": kept.target_wer, "source_wer": kept.source_wer},
+                     kept.history, None, kept.seconds)
+
+    def keep(trial: Trial) -> None:
+        save_json(cache_file(trial.config), finite_json({"settings": settings, "record": record(trial).as_dict()}))
+
+    return SearchHooks(extra_scores=extra_scores, recall=recall, keep=keep, report=reported)
+
+
 def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: int, train_config: TrainConfig, *,
             seed: int = 0, base: AlignmentConfig = AlignmentConfig(), batch: LoaderConfig = LoaderConfig(num_workers=0),
-            cache_dir: str | Path | None = None, init_name: str = "") -> RunRecord:
-    """Adapt a copy of ``init`` once and score it (or read the scores from ``cache_dir``).
+            cache_dir: str | Path | None = None, init_name: str = "",
+            report: Callable[[RunRecord], None] | None = None) -> RunRecord:
+    """Adapt a copy of ``init`` once and score it (or read the scores from ``cache_dir``): one trial
+    of :func:`asrlab.adapt.search.run_trial`, the step of the search.
 
     Args:
         init: the pretrained model (left untouched).
@@ -266,31 +292,14 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
         batch: batching of the source and target training data.
         cache_dir: where each run's record is kept as JSON, reused when every setting matches.
         init_name: names the initial model in the cache's settings.
+        report: called with the record (e.g. to print progress).
     """
     config = alignment_config(method, weight, layer, base)
     train_config = replace(train_config, seed=seed)
-    cache = None
-    settings = _settings(data, train_config, batch, base, init_name)
-    if cache_dir is not None:
-        cache = Path(cache_dir) / data.name / f"{method}-w{config.weight:g}-l{layer}-s{seed}.json"
-        if cache.is_file():
-            stored = json.loads(cache.read_text())
-            if stored.get("settings") == json.loads(json.dumps(settings)):
-                return RunRecord(**stored["record"])
-    started = time.perf_counter()
-    result = adapt_model(init, data.source_train, data.target_unlabelled, config, train_config, data=batch)
-    device = next(result.model.parameters()).device
-    scores = score_model(result.model, data.source_dev, data.target_score, FINETUNE_DATA, device)
-    target = evaluate(result.model, data.target_test, FINETUNE_DATA, device).rates.wer
-    source = evaluate(result.model, data.source_test, FINETUNE_DATA, device).rates.wer
-    history = {k: result.history.column(k) for k in HISTORY_KEYS if result.history.column(k)}
-    record = RunRecord(data.name, method, seed, config.weight, layer, target, source,
-                       {k: float(v) for k, v in scores.items()}, history, round(time.perf_counter() - started, 1))
-    if cache is not None:
-        from asrlab.files import finite_json, save_json
-
-        save_json(cache, finite_json({"settings": settings, "record": record.as_dict()}))
-    return record
+    hooks = _hooks(data, method, seed, train_config, batch, base, cache_dir, init_name, report)
+    trial = run_trial(init, _search_data(data), config, train_config, batch=batch, score_batch=FINETUNE_DATA,
+                      hooks=hooks)
+    return _record(data, method, seed, trial)
 
 
 # --------------------------------------------------------------------------- choosing
@@ -301,8 +310,7 @@ def choose(records: Sequence[RunRecord], rule: str) -> RunRecord:
         raise ValueError("no runs to choose from")
     if rule == ORACLE:
         return min(records, key=lambda r: r.target_wer)
-    candidates = [Candidate(r.name, {"index": i}, {k: (math.nan if v is None else v) for k, v in r.scores.items()})
-                  for i, r in enumerate(records)]
+    candidates = [Candidate(r.name, {"index": i}, r.scores) for i, r in enumerate(records)]
     return records[select(candidates, rule).params["index"]]
 
 
@@ -388,22 +396,22 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
     grid: list[RunRecord] = []
     selections: list[dict[str, Any]] = []
 
-    def run(data: ShiftData, method: str, weight: float, layer: int, seed: int) -> RunRecord:
-        record = run_one(init, data, method, weight, layer, train_config, seed=seed, base=base, batch=batch,
-                         cache_dir=cache_dir, init_name=init_name)
-        if report is not None:
-            report(record)
-        return record
-
+    searching = replace(train_config, seed=seeds[0])
     for data in shift_list:
         for method in methods:
             weights, layers = ((0.0,), (-1,)) if method == SOURCE_ONLY else grids[method]
-            searched = [run(data, method, float(w), int(l), seeds[0]) for w in weights for l in layers]
+            hooks = _hooks(data, method, seeds[0], searching, batch, base, cache_dir, init_name, report)
+            method_base = alignment_config(method, 0.0, -1, base)    # the grid sets weight and layer
+            search = grid_search(init, _search_data(data), method_base, weights, layers, searching, rule, batch=batch,
+                                 score_batch=FINETUNE_DATA, hooks=hooks)
+            searched = [_record(data, method, seeds[0], trial) for trial in search.trials]
             grid += searched
-            chosen = choose(searched, rule)
+            chosen = searched[search.index]
             selections += selection_rows(searched)
             for seed in seeds:
-                record = chosen if seed == seeds[0] else run(data, method, chosen.weight, chosen.layer, seed)
+                record = chosen if seed == seeds[0] else run_one(
+                    init, data, method, chosen.weight, chosen.layer, train_config, seed=seed, base=base, batch=batch,
+                    cache_dir=cache_dir, init_name=init_name, report=report)
                 rows.append({"shift": data.name, "method": method, "seed": seed, "rule": rule,
                              "weight": record.weight, "layer": record.layer, "target_wer": record.target_wer,
                              "source_wer": record.source_wer, "uses_target_labels": False})
