@@ -169,7 +169,7 @@ def evaluate(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None 
     :data:`NEARLY_BLANK` of the transcripts are empty (see :func:`blank_output_message`).
     """
     hyps, loss, seconds, audio = transcribe_batches(model, dataset, data, device, decoder)
-    refs = [_reference(dataset, i) for i in range(len(dataset))]
+    refs = references(dataset)
     hypotheses = [hyps[i] for i in range(len(dataset))]
     warn_if_blank_output(hypotheses, stacklevel=2)
     domains = [u.domain for u in dataset.utterances]
@@ -177,8 +177,9 @@ def evaluate(model: CTCModel, dataset: SpeechDataset, data: LoaderConfig | None 
                       [u.id for u in dataset.utterances], refs, hypotheses, domains, loss, seconds, audio)
 
 
-def _reference(dataset: SpeechDataset, index: int) -> str:
-    return dataset.vocab.decode(dataset.tokens[index])
+def references(dataset: SpeechDataset) -> list[str]:
+    """A labelled dataset's reference transcripts, in dataset order, as its vocabulary writes them."""
+    return [dataset.vocab.decode(tokens) for tokens in dataset.tokens]
 
 
 def evaluate_zero_shot(model: ZeroShotModel, dataset: SpeechDataset, batch_size: int = 8) -> EvalResult:
