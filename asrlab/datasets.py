@@ -23,7 +23,7 @@ from asrlab.audio import audio_duration
 from asrlab.config import LoaderConfig, FeatureConfig
 from asrlab.errors import AsrlabError, AudioError, TranscriptError
 from asrlab.features import FeatureCache, compute_features
-from asrlab.manifest import Utterance, read_manifests
+from asrlab.manifest import Utterance, manifest_path, read_manifest, read_manifests
 from asrlab.text import CharVocabulary, normalize_text
 from asrlab.utils import data_dir
 
@@ -202,6 +202,14 @@ def model_dataset(utterances: Sequence[Utterance], loaded: LoadedModel, *, label
     """
     return SpeechDataset(utterances, loaded.vocab, loaded.features, feature_cache(loaded.features),
                          subsampling=loaded.model.subsampling, labelled=labelled, on_bad=on_bad)
+
+
+def corpus_split(corpus: str | os.PathLike, domain: str, split: str, loaded: LoadedModel,
+                 limit: int | None = None) -> SpeechDataset:
+    """The labelled :class:`SpeechDataset` of a corpus split (``<corpus>/<domain>/<split>.jsonl``,
+    see :func:`asrlab.manifest.manifest_path`) that feeds ``loaded``; with ``limit`` only its
+    first utterances."""
+    return model_dataset(read_manifest(manifest_path(corpus, domain, split))[:limit], loaded)
 
 
 def collate(examples: Sequence[Example]) -> Batch:

@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from asrlab.datasets import corpus_split as load_split  # noqa: F401  (the notebook's name for it)
 from asrlab.decoding.base import Decoder, decode_all
 from asrlab.evaluate import utterance_log_probs
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts
@@ -328,10 +329,3 @@ def relative_reduction(before: float, after: float) -> float:
     return (before - after) / before if before > 0 else 0.0
 
 
-def load_split(corpus: str | os.PathLike, domain: str, split: str, loaded, limit: int | None = None):
-    """The labelled :class:`~asrlab.datasets.SpeechDataset` of ``<corpus>/<domain>/<split>.jsonl``
-    for a :class:`~asrlab.models.LoadedModel`, optionally only its first ``limit`` utterances."""
-    from asrlab.datasets import model_dataset
-    from asrlab.manifest import read_manifest
-
-    return model_dataset(read_manifest(manifest_path(corpus, domain, split))[:limit], loaded)
