@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from asrlab.course.figure import Figure
+from asrlab.course.self_training import METHODS
 
 
 def ladder_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
@@ -22,18 +23,27 @@ def ladder_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     left, right = fig.subplots(1, 2)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     base = {r["level"]: r["test_wer"] for r in rows if r["method"] == "source-only"}
-    for i, method in enumerate(methods):
+    for method in methods:
+        colour = f"C{METHODS.index(method)}" if method in METHODS else "grey"
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: -r["snr_db"])
         snr = np.array([r["snr_db"] for r in mine])
         wer = np.array([100 * r["test_wer"] for r in mine])
         sd = np.array([100 * r["test_wer_sd"] for r in mine])
-        style = {"color": f"C{i}", "marker": "o", "label": f"{method} ({mine[0]['uses']})",
+        style = {"color": colour, "marker": "o", "label": f"{method} ({mine[0]['uses']})",
                  "linestyle": "--" if mine[0]["uses"] == "labels" else "-"}
         left.errorbar(snr, wer, yerr=sd, capsize=3, **style)
         if method != "source-only":
             gain = np.array([100 * r["relative_reduction"] for r in mine])
             gain_sd = np.array([100 * r["test_wer_sd"] / max(base.get(r["level"], np.nan), 1e-9) for r in mine])
             right.errorbar(snr, gain, yerr=gain_sd, capsize=3, **style)
+    ceiling = sorted((r for r in rows if r["method"] == "source-only" and "headroom" in r), key=lambda r: -r["snr_db"])
+    if ceiling:
+        snr = [r["snr_db"] for r in ceiling]
+        right.plot(snr, [100 * r["headroom"] for r in ceiling], color="black", linestyle=":", marker="_",
+                   label="headroom: all the errors the noise adds")
+        clean = ceiling[0]["test_wer"] * (1 - ceiling[0]["headroom"])
+        left.axhline(100 * clean, color="black", linestyle=":", linewidth=1.0, label="clean speech (source test)")
+        right.legend(fontsize="small", frameon=False, loc="upper left")
     for ax in (left, right):
         ax.invert_xaxis()
         ax.set_xlabel("signal-to-noise ratio (dB): the shift grows to the right")
@@ -43,7 +53,7 @@ def ladder_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     right.axhline(0, color="black", linewidth=0.8)
     right.set_ylabel("WER reduction vs source-only (%)")
     right.set_title("what each method gains")
-    left.legend(fontsize="small", frameon=False)
+    left.legend(fontsize="small", frameon=False, loc="upper left")
     fig.suptitle(title)
     return fig
 
