@@ -22,6 +22,10 @@ class CheckpointError(AsrlabError, ValueError):
     """A checkpoint does not match the model it is loaded into, or is not an asrlab checkpoint."""
 
 
+class OutputError(AsrlabError, OSError):
+    """An output file or folder cannot be written: read-only, no space left, a file in the way..."""
+
+
 class MissingDependencyError(AsrlabError, RuntimeError):
     """An optional engine or data package is not installed."""
 

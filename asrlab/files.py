@@ -1,11 +1,12 @@
-"""Files: atomic writes (a whole new file or the old one, never half of one), JSON files, and
-the sha256 of a file.
+"""Files: atomic writes (a whole new file or the old one, never half of one), JSON files, the
+sha256 of a file, and a check that an output can be written before the work that fills it.
 
 Kept free of torch and numpy so that every module that writes files (audio, manifests, the corpus
 builder's worker processes) can use it without a heavy import.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from asrlab.errors import OutputError
 
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
@@ -47,6 +50,63 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: What an ``OSError``'s errno means for an output, and what to do about it.
+_WRITE_PROBLEMS: dict[int, str] = {
+    errno.EACCES: "permission denied (a read-only folder?): choose a folder you can write, or fix its permissions",
+    errno.EPERM: "permission denied (a read-only folder?): choose a folder you can write, or fix its permissions",
+    errno.EROFS: "the file system is read-only: choose a folder on a writable disk",
+    errno.ENOSPC: "no space left on the device: free some space or choose another disk",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or choose another disk",
+    errno.ENOTDIR: "a file is in the way, so it is not a folder: remove the file or choose another path",
+    errno.EEXIST: "a file is in the way, so it is not a folder: remove the file or choose another path",
+}
+
+
+def check_writable(path: str | os.PathLike, what: str, *, file: bool = False) -> Path:
+    """Make sure an output can be written, before the work that fills it (training, a corpus build).
+
+    Creates the folder (``path`` itself, or its parent when ``file`` is True), then writes and
+    removes a small probe file in it, so that a read-only folder, a full disk or a file in the way
+    is found in a second rather than at the final save of an hour's run.
+
+    Args:
+        path: the output folder, or the output file when ``file`` is True.
+        what: how the user named it, for the message (e.g. ``"--out"``, ``"the run folder"``).
+        file: ``path`` is a file to be written (its parent folder is checked; ``path`` must not
+            be a folder).
+
+    Returns:
+        ``path``, as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: it cannot be written; the message names the path, the cause and the fix.
+    """
+    path = Path(path)
+    folder = path.parent if file else path
+    if file and path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a folder; give a file name")
+    probe = folder / f".asrlab-write-check.{os.getpid()}-{threading.get_ident()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            probe.write_bytes(b"asrlab checks that this folder can be written\n")
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as error:
+        raise unwritable(path, what, error) from error
+    return path
+
+
+def unwritable(path: str | os.PathLike, what: str, error: OSError) -> OutputError:
+    """The :class:`~asrlab.errors.OutputError` saying that ``path`` (``what``) could not be written
+    because of ``error``: the path, the cause in words and the fix."""
+    if isinstance(error, OutputError):
+        return error
+    cause = _WRITE_PROBLEMS.get(error.errno or 0, f"{error.strerror or error}")
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+    return OutputError(f"cannot write {what} {path}: {cause}{where}")
 
 
 def save_json(path: str | os.PathLike, data: Any, *, indent: int | None = 1) -> Path:

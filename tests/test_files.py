@@ -83,3 +83,67 @@ def test_sha256_of_a_file_follows_changes(tmp_path: Path) -> None:
     assert sha256_of(str(path)) == hashlib.sha256(b"abcd").hexdigest()
     with pytest.raises(FileNotFoundError):
         sha256_of(tmp_path / "missing.bin")
+
+
+# --------------------------------------------------------------------------- check_writable
+def test_check_writable_creates_the_folder_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from asrlab.files import check_writable
+
+    out = tmp_path / "runs" / "a"
+    assert check_writable(out, "--out") == out
+    assert out.is_dir() and list(out.iterdir()) == []
+    target = tmp_path / "results" / "eval.json"
+    assert check_writable(target, "--save", file=True) == target
+    assert target.parent.is_dir() and not target.exists()
+
+
+def test_check_writable_names_the_path_when_a_file_is_in_the_way(tmp_path: Path) -> None:
+    # a regular file where a folder should be: fails for root too, unlike chmod
+    from asrlab.errors import AsrlabError, OutputError
+    from asrlab.files import check_writable
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match="not a folder") as caught:
+        check_writable(tmp_path / "afile" / "out", "--out")
+    assert str(tmp_path / "afile") in str(caught.value) and "--out" in str(caught.value)
+    assert isinstance(caught.value, AsrlabError)
+    with pytest.raises(OutputError, match="not a folder"):
+        check_writable(tmp_path / "afile", "--out")
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        check_writable(tmp_path / "adir", "--save", file=True)
+
+
+def test_check_writable_reports_a_read_only_folder(tmp_path: Path) -> None:
+    import os
+
+    from asrlab.errors import OutputError
+    from asrlab.files import check_writable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: chmod does not stop writes")
+        with pytest.raises(OutputError, match="permission denied") as caught:
+            check_writable(locked / "run", "--out")
+        assert str(locked) in str(caught.value)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_check_writable_reports_a_full_disk(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from asrlab.errors import OutputError
+    from asrlab.files import check_writable
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OutputError, match="no space left") as caught:
+        check_writable(tmp_path / "run", "--out")
+    assert str(tmp_path / "run") in str(caught.value)
+    assert list((tmp_path / "run").iterdir()) == []  # no probe file left behind
