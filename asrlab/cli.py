@@ -42,7 +42,11 @@ def command_group(name: str, help: str, *subcommands: Registrar) -> Registrar:
 # --------------------------------------------------------------------------- corpus
 def _corpus_build(args: argparse.Namespace) -> int:
     from asrlab.corpus.build import build_corpus
+    from asrlab.files import check_writable
 
+    check_writable(args.out, "the corpus folder (--out)")
+    if args.save:
+        check_writable(args.save, "the build summary (--save)", file=True)
     summary = build_corpus(args.out, args.size, args.domains, args.seed, args.workers, progress=not args.quiet)
     if args.save:
         import os
@@ -272,19 +276,50 @@ def _eval(args: argparse.Namespace) -> int:
     from asrlab.evaluate import evaluate_manifests
     from asrlab.metrics import format_table
 
+    unsaved = _check_save(args.save, "the result (--save)")
     result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
-    if args.save:
-        from asrlab.files import save_json
-
-        save_json(args.save, {**result.as_dict(), "decoder": _decoder_settings(args),
-                              "command": "asrlab " + " ".join(sys.argv[1:])})
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
         print(format_table(result.domains))
         print(f"\nall: WER {100 * result.rates.wer:.1f}%  CER {100 * result.rates.cer:.1f}%  "
               f"utterances {result.rates.utterances}  real-time factor {result.real_time_factor:.4f}")
+    _save_printed(args.save, "the result (--save)", unsaved,
+                  {**result.as_dict(), "decoder": _decoder_settings(args), "command": "asrlab " + " ".join(sys.argv[1:])})
     return 0
+
+
+def _check_save(path: Path | None, what: str) -> Exception | None:
+    """For a command that prints its result and also saves it: check ``path`` before the work.
+
+    A result that is printed is not lost when it cannot be saved, so the problem is announced
+    on stderr at once and returned, for :func:`_save_printed` to raise after the result is printed.
+    """
+    if path is None:
+        return None
+    from asrlab.errors import OutputError
+    from asrlab.files import check_writable
+
+    try:
+        check_writable(path, what, file=True)
+    except OutputError as error:
+        print(f"asrlab: warning: {error}; the result will be printed but not saved", file=sys.stderr)
+        return error
+    return None
+
+
+def _save_printed(path: Path | None, what: str, unsaved: Exception | None, data: dict) -> None:
+    """Save a printed result as JSON, or raise the problem :func:`_check_save` found (or a new one)."""
+    if path is None:
+        return
+    if unsaved is not None:
+        raise unsaved
+    from asrlab.files import save_json, unwritable
+
+    try:
+        save_json(path, data)
+    except OSError as error:
+        raise unwritable(path, what, error) from error
 
 
 def register_eval(commands: Commands) -> None:
@@ -342,8 +377,10 @@ def _add_decoder_flags(parser: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- language models
 def _lm_build(args: argparse.Namespace) -> int:
+    from asrlab.files import check_writable
     from asrlab.lm import build_lm, read_texts
 
+    check_writable(args.out, "the language model (--out)", file=True)
     texts = read_texts(args.text)
     lm = build_lm(texts, level=args.level, order=args.order, smoothing=args.smoothing)
     lm.write_arpa(args.out)
@@ -382,8 +419,10 @@ def register_lm_score(lm: Commands) -> None:
 
 
 def _lm_interpolate(args: argparse.Namespace) -> int:
+    from asrlab.files import check_writable
     from asrlab.lm import choose_weight, interpolate, read_arpa, read_texts
 
+    check_writable(args.out, "the language model (--out)", file=True)
     lm_a, lm_b = (read_arpa(p) for p in args.lm)
     weight = args.weight
     if weight is None:
@@ -407,8 +446,9 @@ def register_lm_interpolate(lm: Commands) -> None:
 
 def _lm_tune(args: argparse.Namespace) -> int:
     from asrlab.decoding.tune import tune_decoder
-    from asrlab.files import save_json
+    from asrlab.files import check_writable, save_json
 
+    check_writable(args.out, "the grid (--out)", file=True)
     result = tune_decoder(args.model, args.dev, args.lm, lm_weights=args.lm_weights, word_scores=args.word_scores,
                           beam_size=args.beam_size, lexicon=args.lexicon, backend=args.backend, limit=args.limit)
     result["command"] = "asrlab " + " ".join(sys.argv[1:])
@@ -442,7 +482,10 @@ register_lm = command_group(
 # --------------------------------------------------------------------------- benchmarks, report, pretrained models
 def _bench(args: argparse.Namespace) -> int:
     from asrlab.bench import run_bench
+    from asrlab.files import check_writable
 
+    if args.save:
+        check_writable(args.save, "the measurement (--save)", file=True)
     result = run_bench(quick=args.quick, progress=not args.json)
     if args.save:
         from asrlab.files import save_json
@@ -490,15 +533,13 @@ def register_pretrained_list(pretrained: Commands) -> None:
 def _pretrained_table(args: argparse.Namespace) -> int:
     from asrlab.recipes import domain_gap_table
 
+    unsaved = _check_save(args.save, "the table (--save)")
     table = domain_gap_table(args.corpus, args.models, args.split, None if args.limit == 0 else args.limit)
     table["command"] = "asrlab " + " ".join(sys.argv[1:])
-    if args.save:
-        from asrlab.files import save_json
-
-        save_json(args.save, table)
     from asrlab.course.report import render_domain_gap
 
     print(render_domain_gap(table))
+    _save_printed(args.save, "the table (--save)", unsaved, table)
     return 0
 
 

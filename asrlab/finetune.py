@@ -30,6 +30,7 @@ from torch import nn
 from asrlab.config import (REGIMES, LoaderConfig, ModelConfig, Regime, RegimeConfig, TrainConfig, from_dict,
                            regime_config)
 from asrlab.datasets import make_dataset
+from asrlab.files import check_writable
 from asrlab.models import build_model, count_parameters
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
@@ -145,7 +146,9 @@ def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLik
     """``asrlab finetune``: fine-tune a model file, run folder or pretrained name on manifests.
 
     ``regime`` is a :class:`~asrlab.config.RegimeConfig` (or a name, with default settings).
+    ``out_dir`` is checked before the model is loaded (:func:`~asrlab.files.check_writable`).
     """
+    check_writable(out_dir, "the run folder (--out)")
     loaded = resolve_ctc_model(init, "fine-tune its CTC variant (e.g. whisper-tiny.en-ctc)")
     train_set = make_dataset(train, loaded.features, loaded.vocab)
     dev_set = make_dataset(dev, loaded.features, loaded.vocab) if dev else None

@@ -18,6 +18,7 @@ from asrlab.config import TRAIN_PRESETS, LoaderConfig, FeatureConfig, ModelConfi
 from asrlab.datasets import feature_cache, make_dataset
 from asrlab.evaluate import evaluate_manifests, evaluate_zero_shot
 from asrlab.features import compute_features
+from asrlab.files import check_writable
 from asrlab.manifest import manifest_path, read_manifests
 from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel
@@ -33,7 +34,12 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
                  train: Sequence[str | os.PathLike] | None = None, dev: Sequence[str | os.PathLike] | None = None,
                  arch: str = "ds2", preset: str = "full", epochs: int | None = None, lr: float | None = None,
                  seed: int = 0, progress: bool = True) -> tuple[History, Path]:
-    """Train a model from scratch on a corpus's source domain or on given manifests."""
+    """Train a model from scratch on a corpus's source domain or on given manifests.
+
+    ``out_dir`` is checked first (:func:`~asrlab.files.check_writable`): an output that cannot
+    be written stops the run before any data is read, not at its final save.
+    """
+    check_writable(out_dir, "the run folder (--out)")
     if corpus is not None:
         train = train or [manifest_path(corpus, "source", "train")]
         dev = dev or [manifest_path(corpus, "source", "dev")]

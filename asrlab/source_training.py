@@ -22,7 +22,7 @@ from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
 from asrlab.datasets import make_dataset
 from asrlab.evaluate import evaluate_manifests
-from asrlab.files import save_json, sha256_of
+from asrlab.files import check_writable, save_json, sha256_of
 from asrlab.manifest import manifest_path
 from asrlab.models import build_model, count_parameters, load_model, save_model
 from asrlab.parallel import run_data_parallel
@@ -69,7 +69,12 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
 
     Returns:
         The model card as a dict.
+
+    Raises:
+        OutputError: ``run_dir`` or ``export`` cannot be written (checked before training).
     """
+    check_writable(run_dir, "the run folder (--run-dir)")
+    check_writable(export, "the exported model (--export)", file=True)
     corpus = Path(corpus)
     train_config = replace(SOURCE_TRAIN, seed=seed, epochs=epochs or SOURCE_TRAIN.epochs, lr=lr or SOURCE_TRAIN.lr,
                            specaugment=replace(SOURCE_TRAIN.specaugment, freq_warp=freq_warp) if specaugment else None)

@@ -39,6 +39,7 @@ from asrlab.datasets import Batch, SpeechDataset, audio_seconds, make_loader
 from asrlab.errors import BlankOutputWarning, CheckpointError
 from asrlab.evaluate import evaluate
 from asrlab.features import SpecAugment
+from asrlab.files import check_writable, unwritable
 from asrlab.models.base import CTCModel, EncoderOutput
 from asrlab.models.checkpoint import atomic_torch_save, load_state, save_model
 from asrlab.parallel import Distributed
@@ -432,7 +433,7 @@ def fit(
         data: batching settings.
         dev: labelled dev data for evaluation, early stopping and the best model.
         out_dir: where ``checkpoint.pt`` (resume state) and ``model.pt`` (best model) go; None
-            keeps everything in memory.
+            keeps everything in memory. It is checked before training starts.
         param_groups: optimiser groups (e.g. :func:`layerwise_param_groups`); default: every
             trainable parameter at ``config.lr``.
         extra_loss: the extension hook, an :class:`ExtraLoss` added to the CTC loss each step
@@ -449,6 +450,10 @@ def fit(
 
     Returns:
         The :class:`History` of the run.
+
+    Raises:
+        OutputError: ``out_dir`` cannot be written (before training), or a checkpoint or the
+            model could not be saved (the disk filled up during the run).
     """
     job = (distributed if distributed is not None else Distributed.from_env()).start()
     rank, world = job.rank, job.world_size
@@ -460,6 +465,8 @@ def fit(
     if extra_modules is not None:
         extra_modules.to(device)
     out_path = Path(out_dir) if out_dir is not None else None
+    if out_path is not None and rank == 0:
+        check_writable(out_path, "the run folder (out_dir)")  # now, not at the end of the run
 
     train_loader = make_loader(train, data, shuffle=True, seed=config.seed, rank=rank, world_size=world)
     extra_loader = (make_loader(extra_data, data, shuffle=True, seed=config.seed + 1, rank=rank, world_size=world)
@@ -489,7 +496,10 @@ def fit(
 
     def save_checkpoint() -> None:
         if ckpt_file is not None and rank == 0:
-            atomic_torch_save(state.state_dict(), ckpt_file)
+            try:
+                atomic_torch_save(state.state_dict(), ckpt_file)
+            except OSError as error:  # the disk filled up during the run: the last checkpoint is intact
+                raise unwritable(ckpt_file, "the checkpoint", error) from error
 
     def run_eval() -> bool:
         """Evaluate on dev; returns True when early stopping says stop."""
@@ -580,7 +590,10 @@ def fit(
     if out_path is not None and rank == 0:
         run_meta = {"train_config": _jsonable(asdict(config)), "steps": state.step,
                     "best_dev_wer": history.best_dev_wer, "seconds": history.seconds, **(meta or {})}
-        save_model(out_path / "model.pt", model, train.features, train.vocab, run_meta)
+        try:
+            save_model(out_path / "model.pt", model, train.features, train.vocab, run_meta)
+        except OSError as error:
+            raise unwritable(out_path / "model.pt", "the trained model", error) from error
     return history
 
 

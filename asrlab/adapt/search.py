@@ -20,7 +20,7 @@ from asrlab.adapt.selection import RULES, Candidate, score_model, select
 from asrlab.adapt.training import AdaptResult, adapt_model, load_init, probe_encoder
 from asrlab.config import ALIGNMENT_METHODS, AlignmentConfig, AlignmentMethod, LoaderConfig, TrainConfig
 from asrlab.datasets import SpeechDataset, model_dataset
-from asrlab.files import finite_json, save_json
+from asrlab.files import check_writable, finite_json, save_json
 from asrlab.manifest import Utterance, read_manifests
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
@@ -299,7 +299,7 @@ def adapt_search(init: str | os.PathLike | LoadedModel, source_manifests: Sequen
     if method not in ALIGNMENT_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(ALIGNMENT_METHODS)}")
     started = time.perf_counter()
-    out = Path(out_dir)
+    out = check_writable(out_dir, "the run folder (--out)")  # before any training, not at the end
     loaded = load_init(init)
     source_utts = read_manifests(source_manifests)
     if source_dev:
