@@ -147,7 +147,10 @@ class TrainConfig:
         amp: mixed precision on CUDA (ignored on CPU).
         seed: random seed.
         eval_every: dev evaluation every N optimiser steps (0: once per epoch).
-        checkpoint_every: checkpoint every N optimiser steps (0: once per epoch).
+        checkpoint_every: also checkpoint every N optimiser steps (0: none but those by time and epoch).
+        checkpoint_seconds: also checkpoint when this many seconds have passed since the last
+            checkpoint (0: never by time). With the checkpoint at every epoch's end, a killed run
+            loses at most one epoch or this many seconds of work, whichever is less.
         early_stop_patience: dev evaluations without improvement before stopping (0 disables).
         max_steps: stop after this many optimiser steps (0: no limit).
         specaugment: masks for training batches, or None.
@@ -165,6 +168,7 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 0
     checkpoint_every: int = 0
+    checkpoint_seconds: float = 60.0
     early_stop_patience: int = 0
     max_steps: int = 0
     specaugment: SpecAugmentConfig | None = field(default_factory=SpecAugmentConfig)

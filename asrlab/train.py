@@ -2,8 +2,10 @@
 
 Devices are chosen automatically (CUDA, MPS, CPU), mixed precision is used on CUDA, gradients
 can be accumulated and clipped, learning rates warm up and decay (per parameter group), the dev
-set drives early stopping and the best model, checkpoints are written atomically and a killed
-run resumes where it stopped, and a seeded run on the CPU is deterministic.
+set drives early stopping and the best model, checkpoints are written atomically (at every
+epoch's end, every ``checkpoint_seconds`` and every ``checkpoint_every`` steps) and a killed run
+resumes where it stopped, losing at most an epoch or a minute of work, and a seeded run on the
+CPU is deterministic.
 
 Extra loss terms plug in through one hook, ``extra_loss`` (an :class:`ExtraLoss`): each step, a
 batch of ``extra_data`` (e.g. unlabelled target speech for domain adaptation) is run through the
@@ -494,7 +496,11 @@ def fit(
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     extra_iter = _cycle(extra_loader, state.extra_epoch, state.extra_batch) if extra_loader is not None else None
 
+    last_saved = _clock()
+
     def save_checkpoint() -> None:
+        nonlocal last_saved
+        last_saved = _clock()
         if ckpt_file is not None and rank == 0:
             try:
                 atomic_torch_save(state.state_dict(), ckpt_file)
@@ -568,7 +574,8 @@ def fit(
             if config.eval_every and state.step % config.eval_every == 0:
                 stop = run_eval() or stop
                 history.stopped_early = history.stopped_early or (stop and state.step < total_steps)
-            if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+            if ((config.checkpoint_every and state.step % config.checkpoint_every == 0)
+                    or (config.checkpoint_seconds and _clock() - last_saved >= config.checkpoint_seconds)):
                 save_checkpoint()
             if stop:
                 break
@@ -580,8 +587,7 @@ def fit(
                 stop = stop or early
             for cb in callbacks:
                 cb("epoch", {"epoch": state.epoch, "history": history})
-            if not config.checkpoint_every or stop:
-                save_checkpoint()
+            save_checkpoint()  # every epoch: a kill loses at most one epoch (or checkpoint_seconds) of work
     bar.close()
     history.seconds = time.perf_counter() - start_time
     save_checkpoint()
@@ -595,6 +601,11 @@ def fit(
         except OSError as error:
             raise unwritable(out_path / "model.pt", "the trained model", error) from error
     return history
+
+
+def _clock() -> float:
+    """Seconds on a monotonic clock, for checkpoints by time (a function, so tests can stand in a fake one)."""
+    return time.monotonic()
 
 
 def _allreduce_grads(module: nn.Module, world: int) -> None:

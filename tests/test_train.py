@@ -165,6 +165,36 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(train_ds, tmp_path):
             progress=False)
 
 
+def test_a_run_shorter_than_checkpoint_every_resumes_from_its_last_epoch(train_ds, tmp_path):
+    # asrlab finetune checkpoints every 50 steps: a 12-step run killed in its second epoch used to restart at 0
+    config = replace(QUICK, epochs=3, checkpoint_every=50, checkpoint_seconds=3600, seed=5)  # 4 batches/epoch
+    full_model = tiny_model()
+    fit(full_model, train_ds, config, data=DATA, out_dir=tmp_path / "full", progress=False)
+
+    with pytest.raises(Killed):
+        fit(tiny_model(), train_ds, config, data=DATA, out_dir=tmp_path / "run", progress=False,
+            callbacks=[kill_at(6)])                                     # in epoch 1: loses at most that epoch
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)
+    assert ckpt["step"] == 4 and ckpt["epoch"] == 1 and ckpt["batch_in_epoch"] == 0
+
+    resumed_model = tiny_model(seed=123)
+    resumed = fit(resumed_model, train_ds, config, data=DATA, out_dir=tmp_path / "run", progress=False)
+    assert resumed.resumed_from_step == 4
+    assert_same_state(state_of(resumed_model), state_of(full_model))
+
+
+def test_checkpoints_are_also_written_by_time(train_ds, tmp_path, monkeypatch):
+    # a long epoch loses at most checkpoint_seconds of work: the clock says a minute passes per step
+    clock = iter(range(0, 10_000, 61))
+    monkeypatch.setattr(train_mod, "_clock", lambda: float(next(clock)))
+    config = replace(QUICK, epochs=1, checkpoint_every=50, checkpoint_seconds=60, seed=5)
+    with pytest.raises(Killed):
+        fit(tiny_model(), train_ds, config, data=DATA, out_dir=tmp_path / "run", progress=False,
+            callbacks=[kill_at(3)])
+    ckpt = torch.load(tmp_path / "run" / CHECKPOINT_FILE, weights_only=True)
+    assert ckpt["step"] == 2 and ckpt["epoch"] == 0
+
+
 #: The keys of the checkpoint dict that fit() wrote by hand before TrainState (asrlab up to 72ed495).
 OLD_CHECKPOINT_KEYS = {"train_config", "model", "extra_modules", "optimizer", "scheduler", "scaler", "rng", "aug_rng",
                        "epoch", "batch_in_epoch", "step", "extra_epoch", "extra_batch", "patience_left", "best_model",
