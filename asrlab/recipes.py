@@ -24,6 +24,7 @@ from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.models.resolve import own_decoder_error, resolve_model
 from asrlab.train import History, fit
+from asrlab.utils import seed_everything
 
 #: Model, training and batching settings for the two sizes of every run (kept with the other
 #: settings, :data:`asrlab.config.TRAIN_PRESETS`).
@@ -35,6 +36,9 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
                  arch: str = "ds2", preset: str = "full", epochs: int | None = None, lr: float | None = None,
                  seed: int = 0, progress: bool = True) -> tuple[History, Path]:
     """Train a model from scratch on a corpus's source domain or on given manifests.
+
+    ``seed`` decides the initial weights as well as the batches: on the CPU, two runs with one
+    seed give the same weights, and a killed run that resumes ends with an uninterrupted one's.
 
     ``out_dir`` is checked first (:func:`~asrlab.files.check_writable`): an output that cannot
     be written stops the run before any data is read, not at its final save.
@@ -51,6 +55,7 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
     features = FeatureConfig(n_mels=model_cfg.n_mels)
     train_set = make_dataset(train, features)
     dev_set = make_dataset(dev, features) if dev else None
+    seed_everything(seed)  # the initial weights too, not only fit()'s batches: --seed N reproduces the run
     model = build_model(model_cfg)
     history = fit(model, train_set, train_cfg, data=data_cfg, dev=dev_set, out_dir=out_dir, progress=progress,
                   meta={"train_manifests": [str(p) for p in train], "preset": preset})
