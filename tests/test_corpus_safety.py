@@ -1,0 +1,92 @@
+"""Nothing lost: concurrent builds into one folder, resumed builds, truncated WAVs and a full disk.
+
+Builds here are tiny (a few seconds of audio per split, through :func:`tiny_sizes`), so that a
+test can build, damage and rebuild a corpus and compare it file for file with a clean one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from asrlab import audio as audio_module
+from asrlab.audio import save_audio
+from asrlab.corpus import build as build_module
+from asrlab.corpus.domains import DOMAINS, SPLITS, SplitMinutes
+from asrlab.files import temporary_sibling
+from asrlab.manifest import read_manifest
+
+TINY = SplitMinutes(train=0.06, unlabelled=0.03, dev=0.03, test=0.03)  # a few utterances each
+
+
+def tiny_sizes(monkeypatch, *names: str) -> None:
+    """Shrink every split of ``names`` to a few seconds at size "smoke"."""
+    for name in names:
+        monkeypatch.setitem(DOMAINS, name, dataclasses.replace(DOMAINS[name], sizes={"smoke": TINY}))
+
+
+def corpus_files(root: Path, domain: str) -> dict[str, bytes]:
+    """Every manifest and WAV of a domain, by path relative to ``root``."""
+    folder = root / domain
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.suffix in (".wav", ".jsonl")}
+
+
+# --------------------------------------------------------------------------- concurrent builds
+_BUILD_SCRIPT = textwrap.dedent("""
+    import dataclasses, sys
+    from asrlab.corpus.build import build_corpus
+    from asrlab.corpus.domains import DOMAINS, SplitMinutes
+    DOMAINS["source"] = dataclasses.replace(
+        DOMAINS["source"], sizes={"smoke": SplitMinutes(train=0.1, unlabelled=0.05, dev=0.05, test=0.05)})
+    build_corpus(sys.argv[1], "smoke", ["source"], seed=int(sys.argv[2]), workers=1, progress=False)
+""")
+
+
+def test_two_builds_into_one_folder_at_once_both_finish_and_lose_no_audio(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    builds = [subprocess.Popen([sys.executable, "-c", _BUILD_SCRIPT, str(tmp_path), str(seed)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for seed in (1, 2)]
+    outputs = [b.communicate(timeout=300)[0] for b in builds]
+    assert [b.returncode for b in builds] == [0, 0], outputs
+    for split in SPLITS:
+        utts = read_manifest(tmp_path / "source" / f"{split}.jsonl")
+        assert utts
+        missing = [u.audio for u in utts if not Path(u.audio).is_file()]
+        assert not missing, (split, missing)
+    assert "waiting" in "".join(outputs)  # one build waited for the other, and said so
+
+
+def test_the_stale_audio_cleaner_never_removes_a_temporary_file(tmp_path: Path) -> None:
+    kept, stale = tmp_path / "kept.wav", tmp_path / "stale.wav"
+    in_flight = [temporary_sibling(tmp_path / "other.wav"), tmp_path / "older.123-456.tmp.wav",
+                 tmp_path / "other.wav.123-456.tmp"]
+    for path in [kept, stale, *in_flight]:
+        path.write_bytes(b"RIFF")
+    build_module._remove_stale_audio(tmp_path, {str(kept)})
+    assert kept.is_file() and not stale.exists()
+    assert all(p.is_file() for p in in_flight)
+
+
+def test_save_audio_writes_its_temporary_file_under_a_name_no_wav_glob_matches(tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    seen: list[str] = []
+    real_write = sf.write
+
+    def spy(file, *args, **kwargs):
+        seen.append(os.path.basename(file))
+        return real_write(file, *args, **kwargs)
+
+    monkeypatch.setattr(audio_module.sf, "write", spy)
+    save_audio(tmp_path / "a.wav", np.zeros(1600, dtype=np.float32))
+    assert len(seen) == 1 and not seen[0].endswith(".wav")
+    assert sf.info(str(tmp_path / "a.wav")).format == "WAV"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
