@@ -5,7 +5,9 @@ test can build, damage and rebuild a corpus and compare it file for file with a 
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import errno
 import os
 import subprocess
 import sys
@@ -13,15 +15,18 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from asrlab import audio as audio_module
 from asrlab.audio import save_audio
 from asrlab.corpus import build as build_module
 from asrlab.corpus.domains import DOMAINS, SPLITS, SplitMinutes
+from asrlab.errors import AudioWriteError
 from asrlab.files import temporary_sibling
 from asrlab.manifest import read_manifest
 
+DiskUsage = collections.namedtuple("DiskUsage", "total used free")
 TINY = SplitMinutes(train=0.06, unlabelled=0.03, dev=0.03, test=0.03)  # a few utterances each
 
 
@@ -90,3 +95,37 @@ def test_save_audio_writes_its_temporary_file_under_a_name_no_wav_glob_matches(t
     assert len(seen) == 1 and not seen[0].endswith(".wav")
     assert sf.info(str(tmp_path / "a.wav")).format == "WAV"
     assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
+
+
+# --------------------------------------------------------------------------- full disk
+def test_a_full_disk_names_the_file_and_says_the_disk_is_full(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "utt.wav"
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(audio_module.sf, "write", no_space)
+    with pytest.raises(AudioWriteError, match="disk is full") as caught:
+        save_audio(target, np.zeros(1600, dtype=np.float32))
+    assert str(target) in str(caught.value)
+    assert not any(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_libsndfiles_bare_system_error_on_a_full_disk_is_explained(tmp_path: Path, monkeypatch) -> None:
+    # libsndfile reports a failed write as "System error." and drops the errno: asrlab looks at
+    # the free space of the folder instead
+    target = tmp_path / "utt.wav"
+
+    def system_error(*args, **kwargs):
+        raise sf.LibsndfileError(2, "Error opening file: ")
+
+    monkeypatch.setattr(audio_module.sf, "write", system_error)
+    monkeypatch.setattr(audio_module.shutil, "disk_usage", lambda path: DiskUsage(10**9, 10**9, 0))
+    with pytest.raises(AudioWriteError, match="disk is full") as caught:
+        save_audio(target, np.zeros(1600, dtype=np.float32))
+    assert str(target) in str(caught.value)
+
+    monkeypatch.setattr(audio_module.shutil, "disk_usage", lambda path: DiskUsage(10**9, 0, 10**9))
+    with pytest.raises(AudioWriteError, match="cannot write") as caught:
+        save_audio(target, np.zeros(1600, dtype=np.float32))
+    assert str(target) in str(caught.value) and "disk is full" not in str(caught.value)
