@@ -168,22 +168,30 @@ def babble_bank(seed: int):
 
 
 def _rir_bank(spec: dict[str, Any], size: SizeName, seed: int, cache_dir: Path):
-    from asrlab.corpus.shifts import RirBank
+    """The reverb domain's RIR bank, simulated once and cached in ``cache_dir``.
+
+    The cache holds the raw simulated RIRs and their settings, and both paths build the bank from
+    them with ``RirBank(rirs, settings)``: a resumed build reverberates with exactly the bank of
+    a clean one. (Caching the prepared RIRs made a reload prepare them twice, 5-8% shorter.)
+    """
+    from asrlab.corpus.shifts import RirBank, simulate_rirs
 
     n = {"smoke": 8, "lab": 16}.get(size, 24)
     settings = {"n": n, "rt60": list(spec["rt60"]), "room_dims_min": list(spec["room_dims_min"]),
                 "room_dims_max": list(spec["room_dims_max"]), "seed": seed}
-    path = cache_dir / f"rir-{stable_seed(json.dumps(settings, sort_keys=True))}.npz"
+    key = stable_seed(json.dumps({**settings, "stored": "raw"}, sort_keys=True))
+    path = cache_dir / f"rir-{key}.npz"
     if path.is_file():
-        with np.load(path) as data:
-            rirs = [data[f"rir{i}"] for i in range(n)]
-        return RirBank(tuple(rirs), settings=settings)
+        with np.load(path, allow_pickle=False) as data:
+            rirs = tuple(data[f"rir{i}"] for i in range(n))
+            made = json.loads(str(data["settings"]))
+        return RirBank(rirs, settings=made)
     log.info("simulating %d room impulse responses (cached in %s)", n, path)
-    bank = RirBank.generate(n=n, rt60=tuple(spec["rt60"]), room_dims_min=tuple(spec["room_dims_min"]),
-                            room_dims_max=tuple(spec["room_dims_max"]), seed=seed)
+    rirs, made = simulate_rirs(n=n, rt60=tuple(spec["rt60"]), room_dims_min=tuple(spec["room_dims_min"]),
+                               room_dims_max=tuple(spec["room_dims_max"]), seed=seed)
     with atomic_write(path) as tmp:
-        np.savez(tmp, **{f"rir{i}": r for i, r in enumerate(bank.rirs)})
-    return bank
+        np.savez(tmp, settings=np.array(json.dumps(made)), **{f"rir{i}": r for i, r in enumerate(rirs)})
+    return RirBank(rirs, settings=made)
 
 
 def build_shift(spec: dict[str, Any] | None, size: SizeName, seed: int, cache_dir: Path):
