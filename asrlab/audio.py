@@ -54,6 +54,18 @@ def _wav_missing_bytes(path: Path) -> int:
     return 0
 
 
+def check_complete(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` when a WAV file is shorter than its header says (cut off by a
+    crash, a full disk or a partial copy); other files and streamed WAVs pass.
+    """
+    missing = _wav_missing_bytes(Path(path))
+    if missing:
+        raise AudioError(
+            f"audio file {path} is truncated: its header promises {missing} more bytes of samples "
+            "than the file holds. Delete it and rebuild it, or remove its line from the manifest."
+        )
+
+
 def load_audio(
     path: str | os.PathLike,
     sample_rate: int = SAMPLE_RATE,
@@ -88,12 +100,7 @@ def load_audio(
             f"cannot read audio file {path}: {exc}. The file is corrupt, truncated or not audio; "
             "delete it and rebuild it, or remove its line from the manifest."
         ) from exc
-    missing = _wav_missing_bytes(path)
-    if missing:
-        raise AudioError(
-            f"audio file {path} is truncated: its header promises {missing} more bytes of samples "
-            "than the file holds. Delete it and rebuild it, or remove its line from the manifest."
-        )
+    check_complete(path)
     if wave.shape[0] == 0:
         raise AudioError(f"audio file {path} holds no samples: remove it from the manifest.")
     if wave.shape[1] > 1:

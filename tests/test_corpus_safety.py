@@ -124,6 +124,21 @@ def test_a_reloaded_rir_bank_is_the_bank_that_was_generated(tmp_path: Path) -> N
     assert made.onsets == again.onsets and made.describe() == again.describe()
 
 
+def test_a_truncated_wav_is_rendered_again(tmp_path: Path, monkeypatch) -> None:
+    tiny_sizes(monkeypatch, "telephone")
+    build_corpus(tmp_path, "smoke", ["telephone"], seed=2, workers=1, progress=False)
+    clean = corpus_files(tmp_path, "telephone")
+    # one WAV of a finished split and one of a split whose build was interrupted, cut in half
+    victims = [Path(read_manifest(tmp_path / "telephone" / f"{split}.jsonl")[0].audio) for split in ("dev", "test")]
+    for victim in victims:
+        data = victim.read_bytes()
+        victim.write_bytes(data[: len(data) // 2])
+        assert build_module._valid_wav(str(victim)) == 0.0
+    (tmp_path / "telephone" / "test.jsonl").unlink()
+    build_corpus(tmp_path, "smoke", ["telephone"], seed=2, workers=1, progress=False)
+    assert corpus_files(tmp_path, "telephone") == clean
+
+
 # --------------------------------------------------------------------------- full disk
 def test_a_full_disk_names_the_file_and_says_the_disk_is_full(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "utt.wav"

@@ -3,8 +3,8 @@
 Work is planned in the main process (text, voice and shift seed of every utterance, from the
 corpus seed alone) and rendered by worker processes, each with its own synthesisers. Manifests
 are written in plan order, so the corpus is the same whatever the number of workers. A split
-whose manifest exists, whose recipe is unchanged and whose audio files are all present is
-skipped; an interrupted build reuses the WAV files it already wrote (whole ones: a WAV shorter
+whose manifest exists, whose recipe is unchanged and whose audio files are all present and whole
+is skipped; an interrupted build reuses the WAV files it already wrote (whole ones: a WAV shorter
 than its header says is rendered again), and gives the same files as a build never interrupted.
 
 One build at a time per corpus folder: a build holds a lock on ``DIR/.build.lock`` (see
@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from asrlab.audio import SAMPLE_RATE, audio_duration, load_audio, save_audio
+from asrlab.audio import SAMPLE_RATE, audio_duration, check_complete, load_audio, save_audio
 from asrlab.corpus.domains import BUILD_ORDER, DOMAINS, SIZE_NAMES, DomainSpec, SizeName, VoiceSpec, get_domain
 from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
 from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_available
@@ -131,10 +131,15 @@ def _synthesizer(voice: VoiceSpec):
 
 
 def _valid_wav(path: str) -> float:
-    """Duration of an existing, readable WAV, or 0.0 when it must be (re)made."""
+    """Duration of an existing, readable, whole WAV, or 0.0 when it must be (re)made.
+
+    A WAV shorter than its header promises (a build killed mid-write by something other than a
+    clean exception, a full disk) reads without error but as shorter audio: it is made again.
+    """
     if not os.path.isfile(path) or os.path.getsize(path) <= 44:
         return 0.0
     try:
+        check_complete(path)
         return audio_duration(path)
     except Exception:
         return 0.0
@@ -228,7 +233,7 @@ def _split_is_current(manifest: Path, recipe: dict[str, Any]) -> bool:
     try:
         if json.loads(stamp.read_text()) != recipe:
             return False
-        return all(os.path.isfile(u.audio) for u in read_manifest(manifest))
+        return all(_valid_wav(u.audio) > 0 for u in read_manifest(manifest))
     except Exception:
         return False
 
