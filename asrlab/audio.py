@@ -5,7 +5,9 @@ Every failure names the file and says what to do.
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -14,7 +16,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from asrlab.errors import AudioError
+from asrlab.errors import AudioError, AudioWriteError
 from asrlab.files import atomic_write
 
 SAMPLE_RATE = 16_000
@@ -52,6 +54,18 @@ def _wav_missing_bytes(path: Path) -> int:
     return 0
 
 
+def check_complete(path: str | os.PathLike) -> None:
+    """Raise :class:`AudioError` when a WAV file is shorter than its header says (cut off by a
+    crash, a full disk or a partial copy); other files and streamed WAVs pass.
+    """
+    missing = _wav_missing_bytes(Path(path))
+    if missing:
+        raise AudioError(
+            f"audio file {path} is truncated: its header promises {missing} more bytes of samples "
+            "than the file holds. Delete it and rebuild it, or remove its line from the manifest."
+        )
+
+
 def load_audio(
     path: str | os.PathLike,
     sample_rate: int = SAMPLE_RATE,
@@ -86,12 +100,7 @@ def load_audio(
             f"cannot read audio file {path}: {exc}. The file is corrupt, truncated or not audio; "
             "delete it and rebuild it, or remove its line from the manifest."
         ) from exc
-    missing = _wav_missing_bytes(path)
-    if missing:
-        raise AudioError(
-            f"audio file {path} is truncated: its header promises {missing} more bytes of samples "
-            "than the file holds. Delete it and rebuild it, or remove its line from the manifest."
-        )
+    check_complete(path)
     if wave.shape[0] == 0:
         raise AudioError(f"audio file {path} holds no samples: remove it from the manifest.")
     if wave.shape[1] > 1:
@@ -109,7 +118,12 @@ def load_audio(
 
 
 def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write a ``(samples,)`` float waveform as 16-bit PCM WAV, atomically (temp file + rename)."""
+    """Write a ``(samples,)`` float waveform as 16-bit PCM WAV, atomically (temp file + rename).
+
+    Raises:
+        AudioWriteError: the file could not be written (an ``OSError``; the message names the
+            file and says when the disk is full). The old file, if any, is left untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wave = np.asarray(wave, dtype=np.float32)
@@ -117,8 +131,34 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int = SAM
         raise ValueError(f"save_audio expects a (samples,) waveform, got shape {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"refusing to write {path}: the waveform holds NaN/inf samples")
-    with atomic_write(path) as tmp:
-        sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    # the temp name ends in .tmp, not .wav (format= says WAV): a cleaner globbing *.wav in this
+    # folder (the corpus builder's stale-audio cleaner) never takes a file still being written
+    with atomic_write(path, keep_suffix=False) as tmp:
+        try:
+            sf.write(str(tmp), np.clip(wave, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        except Exception as exc:  # LibsndfileError("System error."), OSError...
+            raise _write_error(path, exc, needed=44 + 2 * wave.size) from exc
+
+
+def _write_error(path: Path, exc: Exception, needed: int) -> AudioWriteError:
+    """An error that names the file and, when the disk is full, says so.
+
+    libsndfile reports a failed write as a bare "System error." without the errno, so a full disk
+    is also recognised by the free space left beside the file (its partial temp file still there).
+    """
+    codes = {getattr(e, "errno", None) for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if codes & {errno.ENOSPC, errno.EDQUOT} or (free is not None and free < needed):
+        space = f" ({free} bytes free, the file needs {needed})" if free is not None else ""
+        return AudioWriteError(
+            f"cannot write {path}: the disk is full{space}. Free some space on the disk that holds "
+            f"{path.parent} (or write to another disk) and run again; a corpus build keeps the "
+            "files it finished."
+        )
+    return AudioWriteError(f"cannot write {path}: {type(exc).__name__}: {exc}")
 
 
 def audio_duration(path: str | os.PathLike) -> float:

@@ -10,6 +10,10 @@ class AudioError(AsrlabError, ValueError):
     """An audio file is missing, unreadable, empty, or holds invalid samples."""
 
 
+class AudioWriteError(AsrlabError, OSError):
+    """An audio file could not be written (the message names it, and says when the disk is full)."""
+
+
 class ManifestError(AsrlabError, ValueError):
     """A manifest line is malformed or refers to unusable data."""
 

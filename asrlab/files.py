@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,21 +22,40 @@ from typing import Any
 from asrlab.errors import OutputError
 
 
-def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A temp file name beside ``path``, unique to this process and thread, same suffix.
+def temporary_sibling(path: str | os.PathLike, *, keep_suffix: bool = True) -> Path:
+    """A temp file name beside ``path``, unique to this process and thread.
 
     Two processes writing the same file at once (two notebooks building one corpus) each get
     their own temp file, instead of racing on one shared temp name.
+
+    Args:
+        path: the file to be written.
+        keep_suffix: end the temp name with ``path``'s suffix (``a.1-2.tmp.npy``), for writers
+            that choose the format from it or append it (``np.save``, ``savefig``). With False
+            the name ends in ``.tmp`` (``a.wav.1-2.tmp``), so that no cleaner's glob of the
+            real suffix (``*.wav``) matches a file another process is still writing.
     """
     path = Path(path)
-    return path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+    tag = f"{os.getpid()}-{threading.get_ident()}.tmp"
+    if keep_suffix:
+        return path.with_name(f"{path.stem}.{tag}{path.suffix}")
+    return path.with_name(f"{path.name}.{tag}")
+
+
+_TEMPORARY = re.compile(r"\.\d+-\d+\.tmp(\.[^.]+)?$")
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a :func:`temporary_sibling` name (a file being written, not a result)."""
+    return _TEMPORARY.search(Path(path).name) is not None
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_write(path: str | os.PathLike, *, keep_suffix: bool = True) -> Iterator[Path]:
     """Write a file all at once: yields a :func:`temporary_sibling` of ``path`` to write, then
     renames it onto ``path``. Readers never see a half-written file, and a write that fails
     leaves neither a torn ``path`` nor its temp file behind. Creates the parent folder.
+    ``keep_suffix`` is passed to :func:`temporary_sibling`.
 
     Example::
 
@@ -44,7 +64,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
+    tmp = temporary_sibling(path, keep_suffix=keep_suffix)
     try:
         yield tmp
         os.replace(tmp, path)

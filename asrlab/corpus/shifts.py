@@ -36,7 +36,7 @@ from asrlab.audio import SAMPLE_RATE
 __all__ = [
     "PEAK_LIMIT", "Transform", "AddNoise", "BabbleBank", "Reverb", "RirBank", "Telephone",
     "Speed", "Gain", "Compose", "measure_snr_db", "mix_at_snr", "pink_noise", "mulaw_encode",
-    "mulaw_decode", "schroeder_rt60",
+    "mulaw_decode", "schroeder_rt60", "simulate_rirs",
 ]
 
 PEAK_LIMIT = 0.99
@@ -471,73 +471,15 @@ class RirBank:
         min_distance: float = 0.5,
         wall_margin: float = 0.5,
     ) -> "RirBank":
-        """Simulate ``n`` shoebox rooms with pyroomacoustics' image-source model.
-
-        For each RIR a target RT60, room dimensions, a source and a microphone position are drawn
-        uniformly; wall absorption and the image-source order come from ``pra.inverse_sabine``.
-        This is slow (about 0.1-3 s per RIR, longest for small rooms with long RT60): build the
-        bank once and share it.
-
-        Args:
-            n: number of impulse responses.
-            rt60: ``(low, high)`` target reverberation times in seconds.
-            room_dims_min: smallest room (length, width, height) in metres.
-            room_dims_max: largest room in metres.
-            seed: seeds the draws, so a bank is reproducible from its settings.
-            min_distance: least source-microphone distance in metres.
-            wall_margin: least distance of source and microphone from any wall, in metres.
+        """Simulate ``n`` shoebox rooms (see :func:`simulate_rirs`, which takes the same
+        arguments) and prepare their RIRs.
 
         Returns:
             The bank; its ``settings`` record all the arguments.
         """
-        import pyroomacoustics as pra  # slow import, only needed here
-
-        if int(n) != n or n < 1:
-            raise ValueError(f"RirBank.generate needs n >= 1 impulse responses, got {n}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"RirBank.generate needs an integer seed, got {seed!r}")
-        lo_rt, hi_rt = _check_range(rt60, "rt60", low=0.0, low_inclusive=False)
-        dims_min = np.array(_check_triple(room_dims_min, "room_dims_min"))
-        dims_max = np.array(_check_triple(room_dims_max, "room_dims_max"))
-        if (dims_min > dims_max).any():
-            raise ValueError(
-                f"room_dims_min {dims_min.tolist()} exceeds room_dims_max {dims_max.tolist()}"
-            )
-        if (dims_min <= 2 * wall_margin).any():
-            raise ValueError(f"every room dimension must exceed 2 * wall_margin = {2 * wall_margin} m")
-        if min_distance < 0 or np.linalg.norm(dims_min - 2 * wall_margin) <= min_distance:
-            raise ValueError(f"min_distance {min_distance} m does not fit in the smallest room")
-        _check_reachable_rt60(pra, lo_rt, hi_rt, dims_min, dims_max)
-
-        rng = np.random.default_rng(seed)
-        rirs, rooms = [], []
-        for _ in range(int(n)):
-            target = float(rng.uniform(lo_rt, hi_rt))
-            dims = rng.uniform(dims_min, dims_max)
-            absorption, max_order = pra.inverse_sabine(target, dims)
-            while True:
-                source = rng.uniform(wall_margin, dims - wall_margin)
-                mic = rng.uniform(wall_margin, dims - wall_margin)
-                if np.linalg.norm(source - mic) >= min_distance:
-                    break
-            room = pra.ShoeBox(
-                dims, fs=SAMPLE_RATE, materials=pra.Material(absorption), max_order=max_order
-            )
-            room.add_source(source)
-            room.add_microphone(mic)
-            room.compute_rir()
-            rirs.append(np.asarray(room.rir[0][0], dtype=np.float64))
-            rooms.append({
-                "rt60_target": round(target, 4), "dims": [round(float(d), 3) for d in dims],
-                "max_order": int(max_order),
-            })
-        settings = {
-            "source": "pyroomacoustics", "n": int(n), "rt60": [lo_rt, hi_rt],
-            "room_dims_min": dims_min.tolist(), "room_dims_max": dims_max.tolist(),
-            "seed": int(seed), "min_distance": float(min_distance),
-            "wall_margin": float(wall_margin), "rooms": rooms,
-        }
-        return cls(rirs=tuple(rirs), settings=settings)
+        rirs, settings = simulate_rirs(n, rt60, room_dims_min, room_dims_max, seed,
+                                       min_distance=min_distance, wall_margin=wall_margin)
+        return cls(rirs=rirs, settings=settings)
 
     def describe(self) -> dict[str, Any]:
         """Bank settings (without the per-room list) and the measured RT60 range."""
@@ -547,6 +489,87 @@ class RirBank:
         if measured:
             out["rt60_measured"] = [round(min(measured), 3), round(max(measured), 3)]
         return out
+
+
+def simulate_rirs(
+    n: int = 32,
+    rt60: tuple[float, float] = (0.3, 0.8),
+    room_dims_min: tuple[float, float, float] = (3.0, 3.0, 2.4),
+    room_dims_max: tuple[float, float, float] = (8.0, 6.0, 3.5),
+    seed: int = 0,
+    *,
+    min_distance: float = 0.5,
+    wall_margin: float = 0.5,
+) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+    """Simulate ``n`` shoebox rooms with pyroomacoustics' image-source model.
+
+    For each RIR a target RT60, room dimensions, a source and a microphone position are drawn
+    uniformly; wall absorption and the image-source order come from ``pra.inverse_sabine``.
+    This is slow (about 0.1-3 s per RIR, longest for small rooms with long RT60): build the
+    bank once and share it.
+
+    Args:
+        n: number of impulse responses.
+        rt60: ``(low, high)`` target reverberation times in seconds.
+        room_dims_min: smallest room (length, width, height) in metres.
+        room_dims_max: largest room in metres.
+        seed: seeds the draws, so a bank is reproducible from its settings.
+        min_distance: least source-microphone distance in metres.
+        wall_margin: least distance of source and microphone from any wall, in metres.
+
+    Returns:
+        The raw ``(taps_i,)`` float64 RIRs, as simulated (``RirBank(rirs, settings)`` prepares
+        them; keep these, not a bank's prepared ones, to rebuild the same bank later), and the
+        settings, which record all the arguments and each room.
+    """
+    import pyroomacoustics as pra  # slow import, only needed here
+
+    if int(n) != n or n < 1:
+        raise ValueError(f"simulate_rirs needs n >= 1 impulse responses, got {n}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"simulate_rirs needs an integer seed, got {seed!r}")
+    lo_rt, hi_rt = _check_range(rt60, "rt60", low=0.0, low_inclusive=False)
+    dims_min = np.array(_check_triple(room_dims_min, "room_dims_min"))
+    dims_max = np.array(_check_triple(room_dims_max, "room_dims_max"))
+    if (dims_min > dims_max).any():
+        raise ValueError(
+            f"room_dims_min {dims_min.tolist()} exceeds room_dims_max {dims_max.tolist()}"
+        )
+    if (dims_min <= 2 * wall_margin).any():
+        raise ValueError(f"every room dimension must exceed 2 * wall_margin = {2 * wall_margin} m")
+    if min_distance < 0 or np.linalg.norm(dims_min - 2 * wall_margin) <= min_distance:
+        raise ValueError(f"min_distance {min_distance} m does not fit in the smallest room")
+    _check_reachable_rt60(pra, lo_rt, hi_rt, dims_min, dims_max)
+
+    rng = np.random.default_rng(seed)
+    rirs, rooms = [], []
+    for _ in range(int(n)):
+        target = float(rng.uniform(lo_rt, hi_rt))
+        dims = rng.uniform(dims_min, dims_max)
+        absorption, max_order = pra.inverse_sabine(target, dims)
+        while True:
+            source = rng.uniform(wall_margin, dims - wall_margin)
+            mic = rng.uniform(wall_margin, dims - wall_margin)
+            if np.linalg.norm(source - mic) >= min_distance:
+                break
+        room = pra.ShoeBox(
+            dims, fs=SAMPLE_RATE, materials=pra.Material(absorption), max_order=max_order
+        )
+        room.add_source(source)
+        room.add_microphone(mic)
+        room.compute_rir()
+        rirs.append(np.asarray(room.rir[0][0], dtype=np.float64))
+        rooms.append({
+            "rt60_target": round(target, 4), "dims": [round(float(d), 3) for d in dims],
+            "max_order": int(max_order),
+        })
+    settings = {
+        "source": "pyroomacoustics", "n": int(n), "rt60": [lo_rt, hi_rt],
+        "room_dims_min": dims_min.tolist(), "room_dims_max": dims_max.tolist(),
+        "seed": int(seed), "min_distance": float(min_distance),
+        "wall_margin": float(wall_margin), "rooms": rooms,
+    }
+    return tuple(rirs), settings
 
 
 def _check_reachable_rt60(
