@@ -600,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return int(args.func(args) or 0)
-    except (AsrlabError, FileNotFoundError, ValueError) as exc:
+    except (AsrlabError, FileNotFoundError, ValueError, FloatingPointError) as exc:  # a diverging run too
         print(f"asrlab: error: {exc}", file=sys.stderr)
         return 2
 

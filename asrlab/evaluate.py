@@ -215,8 +215,8 @@ def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
     Raises:
         ValueError: a ``decoder`` for a model that decodes with its own decoder.
     """
+    utterances = [u for m in manifests for u in read_manifest(m)[:limit]]  # before the (slower) model
     loaded = resolve_model(model)
-    utterances = [u for m in manifests for u in read_manifest(m)[:limit]]
     if isinstance(loaded, ZeroShotModel):
         if decoder is not None:
             raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")

@@ -105,13 +105,14 @@ def test_a_folder_as_manifest_says_it_is_a_folder(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("content", [b"\x80\x81\xfe binary \x00\xff", b"hello world\nnot an lm\n"])
 def test_a_file_that_is_not_arpa_is_named(content, tmp_path) -> None:
-    from asrlab.lm import read_arpa
+    from asrlab.lm.arpa import read_arpa, read_vocabulary
 
     path = tmp_path / "model.pt"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="not an ARPA file") as info:
-        read_arpa(path)
-    assert str(path) in str(info.value)
+    for read in (read_arpa, read_vocabulary):  # the whole model; the words only (what --lm reads first)
+        with pytest.raises(ValueError, match="not an ARPA file") as info:
+            read(path)
+        assert str(path) in str(info.value)
 
 
 # --------------------------------------------------------------------------- feature cache
