@@ -154,7 +154,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
-                    processes=args.processes, freq_warp=args.freq_warp)
+                    processes=args.processes, freq_warp=args.freq_warp, overwrite_shipped=args.overwrite_shipped)
     print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
     return 0
 
@@ -165,6 +165,8 @@ def register_pretrain(commands: Commands) -> None:
     pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
                           help="checkpoints; a killed run resumes from here")
     pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
+    pretrain.add_argument("--overwrite-shipped", action="store_true", help="allow --export to replace a model "
+                          "shipped in the package's pretrained/ folder (refused otherwise)")
     pretrain.add_argument("--epochs", type=int)
     pretrain.add_argument("--lr", type=float)
     pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
