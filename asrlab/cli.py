@@ -94,13 +94,15 @@ def register_corpus_stats(corpus: Commands) -> None:
 def _corpus_prepare(args: argparse.Namespace) -> int:
     from asrlab.corpus import loaders
 
+    skip = {"on_invalid_text": "skip" if args.skip_bad else "error"}
     if args.corpus == "librispeech":
-        paths = loaders.prepare_librispeech(args.root, args.out, subsets=args.subsets or ("dev-clean", "test-clean"))
+        paths = loaders.prepare_librispeech(args.root, args.out, subsets=args.subsets or ("dev-clean", "test-clean"),
+                                            **skip)
         print("\n".join(str(p) for p in paths.values()))
     elif args.corpus == "librilight":
-        print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset))
+        print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset, **skip))
     else:
-        print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers))
+        print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers, **skip))
     return 0
 
 
@@ -112,6 +114,8 @@ def register_corpus_prepare(corpus: Commands) -> None:
     prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
     prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
     prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
+    _add_skip_bad(prepare, "leave out utterances whose transcripts the vocabulary cannot encode, counted in a "
+                  "warning (on_invalid_text='skip')")
     prepare.set_defaults(func=_corpus_prepare)
 
 
@@ -274,7 +278,8 @@ def _eval(args: argparse.Namespace) -> int:
     from asrlab.evaluate import evaluate_manifests
     from asrlab.metrics import format_table
 
-    result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
+    result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args),
+                                on_bad="skip" if args.skip_bad else "error")
     if args.save:
         from asrlab.files import save_json
 
@@ -297,22 +302,39 @@ def register_eval(commands: Commands) -> None:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
+    _add_skip_bad(evaluate, "leave out bad manifest lines (missing or unreadable audio, a text that does not fit), "
+                  "counted in a warning (on_bad='skip')")
     _add_decoder_flags(evaluate)
     evaluate.set_defaults(func=_eval)
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    from asrlab.recipes import transcribe_files
+    from asrlab.recipes import transcribe_each
 
-    for path, text in zip(args.audio, transcribe_files(args.model, args.audio, decoder=_decoder(args))):
-        print(f"{path}\t{text}")
+    bad = 0
+    for result in transcribe_each(args.model, args.audio, decoder=_decoder(args)):  # printed as each is done
+        if result.error is None:
+            print(f"{result.path}\t{result.text}", flush=True)
+        else:
+            bad += 1
+            print(f"asrlab: {'skipped' if args.skip_bad else 'error'}: {result.error}", file=sys.stderr, flush=True)
+    if bad and not args.skip_bad:
+        print(f"asrlab: error: {bad} of {len(args.audio)} files could not be transcribed (--skip-bad to exit 0 "
+              "anyway)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _add_skip_bad(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--skip-bad", action="store_true", help=help)
 
 
 def register_transcribe(commands: Commands) -> None:
     transcribe = commands.add_parser("transcribe", help="print the transcript of audio files")
     transcribe.add_argument("--model", required=True)
     transcribe.add_argument("audio", nargs="+", type=Path)
+    _add_skip_bad(transcribe, "report unreadable files and exit 0 (without it they are reported, the others "
+                  "transcribed, and the exit status is 1)")
     _add_decoder_flags(transcribe)
     transcribe.set_defaults(func=_transcribe)
 

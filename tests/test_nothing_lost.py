@@ -95,11 +95,11 @@ def test_a_diverging_run_is_reported_without_a_traceback(monkeypatch, tmp_path, 
     assert err.startswith("asrlab: error:") and "loss is nan" in err and "Traceback" not in err
 
 
-def test_a_folder_as_manifest_says_it_is_a_folder(tmp_path, capsys) -> None:
+def test_a_folder_as_manifest_says_it_is_a_folder(model_file, tmp_path, capsys) -> None:
     with pytest.raises(ManifestError, match="is a directory.*jsonl") as info:
         read_manifest(tmp_path)
     assert str(tmp_path) in str(info.value)
-    assert main(["eval", "--model", "x", "--manifest", str(tmp_path)]) == 2
+    assert main(["eval", "--model", str(model_file), "--manifest", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
 
 
@@ -225,7 +225,7 @@ def test_corpus_prepare_skip_bad_leaves_out_bad_transcripts(tmp_path, capsys) ->
     err = capsys.readouterr().err
     assert "--skip-bad" in err and "on_invalid_text='skip'" in err
     assert main(args + ["--skip-bad"]) == 0
-    assert [u.text for u in read_manifest(tmp_path / "out" / "librispeech" / "dev-clean.jsonl")] == ["hello"]
+    assert [u.text for u in read_manifest(tmp_path / "out" / "dev-clean.jsonl")] == ["hello"]
 
 
 # --------------------------------------------------------------------------- stereo
