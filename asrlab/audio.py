@@ -6,6 +6,7 @@ Every failure names the file and says what to do.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 from fractions import Fraction
@@ -18,6 +19,8 @@ from scipy.signal import resample_poly
 
 from asrlab.errors import AudioError, AudioWriteError
 from asrlab.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 
@@ -70,15 +73,15 @@ def load_audio(
     path: str | os.PathLike,
     sample_rate: int = SAMPLE_RATE,
     *,
-    multichannel: Literal["error", "mix"] = "error",
+    multichannel: Literal["error", "mix"] = "mix",
 ) -> np.ndarray:
     """Read an audio file as a mono float32 waveform at ``sample_rate``.
 
     Args:
         path: a file soundfile can read (WAV, FLAC, OGG).
         sample_rate: the rate to return; other rates are resampled.
-        multichannel: ``"error"`` rejects files with more than one channel, ``"mix"`` averages
-            the channels.
+        multichannel: ``"mix"`` (the default, as Whisper and torchaudio's pipelines do) averages
+            the channels into mono, with a note in the log (INFO); ``"error"`` rejects such files.
 
     Returns:
         ``(samples,)`` float32 array in [-1, 1].
@@ -107,8 +110,9 @@ def load_audio(
         if multichannel == "error":
             raise AudioError(
                 f"audio file {path} has {wave.shape[1]} channels; asrlab expects mono. Convert it "
-                "(e.g. `sox in.wav -c 1 out.wav`) or load with multichannel='mix'."
+                "(e.g. `sox in.wav -c 1 out.wav`) or load with multichannel='mix' (the default)."
             )
+        log.info("%s has %d channels: mixed down to mono", path, wave.shape[1])
         wave = wave.mean(axis=1, keepdims=True)
     wave = wave[:, 0]
     if not np.isfinite(wave).all():

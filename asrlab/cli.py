@@ -98,13 +98,15 @@ def register_corpus_stats(corpus: Commands) -> None:
 def _corpus_prepare(args: argparse.Namespace) -> int:
     from asrlab.corpus import loaders
 
+    skip = {"on_invalid_text": "skip" if args.skip_bad else "error"}
     if args.corpus == "librispeech":
-        paths = loaders.prepare_librispeech(args.root, args.out, subsets=args.subsets or ("dev-clean", "test-clean"))
+        paths = loaders.prepare_librispeech(args.root, args.out, subsets=args.subsets or ("dev-clean", "test-clean"),
+                                            **skip)
         print("\n".join(str(p) for p in paths.values()))
     elif args.corpus == "librilight":
-        print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset))
+        print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset, **skip))
     else:
-        print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers))
+        print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers, **skip))
     return 0
 
 
@@ -116,6 +118,8 @@ def register_corpus_prepare(corpus: Commands) -> None:
     prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
     prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
     prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
+    _add_skip_bad(prepare, "leave out utterances whose transcripts the vocabulary cannot encode, counted in a "
+                  "warning (on_invalid_text='skip')")
     prepare.set_defaults(func=_corpus_prepare)
 
 
@@ -158,7 +162,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
-                    processes=args.processes, freq_warp=args.freq_warp)
+                    processes=args.processes, freq_warp=args.freq_warp, overwrite_shipped=args.overwrite_shipped)
     print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
     return 0
 
@@ -169,6 +173,8 @@ def register_pretrain(commands: Commands) -> None:
     pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
                           help="checkpoints; a killed run resumes from here")
     pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
+    pretrain.add_argument("--overwrite-shipped", action="store_true", help="allow --export to replace a model "
+                          "shipped in the package's pretrained/ folder (refused otherwise)")
     pretrain.add_argument("--epochs", type=int)
     pretrain.add_argument("--lr", type=float)
     pretrain.add_argument("--init", type=Path, help="continue from this model (a second stage)")
@@ -277,7 +283,8 @@ def _eval(args: argparse.Namespace) -> int:
     from asrlab.metrics import format_table
 
     unsaved = _check_save(args.save, "the result (--save)")
-    result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args))
+    result = evaluate_manifests(args.model, _manifests(args), decoder=_decoder(args),
+                                on_bad="skip" if args.skip_bad else "error")
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
@@ -330,22 +337,39 @@ def register_eval(commands: Commands) -> None:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--save", type=Path, help="also write the result as JSON here")
+    _add_skip_bad(evaluate, "leave out bad manifest lines (missing or unreadable audio, a text that does not fit), "
+                  "counted in a warning (on_bad='skip')")
     _add_decoder_flags(evaluate)
     evaluate.set_defaults(func=_eval)
 
 
 def _transcribe(args: argparse.Namespace) -> int:
-    from asrlab.recipes import transcribe_files
+    from asrlab.recipes import transcribe_each
 
-    for path, text in zip(args.audio, transcribe_files(args.model, args.audio, decoder=_decoder(args))):
-        print(f"{path}\t{text}")
+    bad = 0
+    for result in transcribe_each(args.model, args.audio, decoder=_decoder(args)):  # printed as each is done
+        if result.error is None:
+            print(f"{result.path}\t{result.text}", flush=True)
+        else:
+            bad += 1
+            print(f"asrlab: {'skipped' if args.skip_bad else 'error'}: {result.error}", file=sys.stderr, flush=True)
+    if bad and not args.skip_bad:
+        print(f"asrlab: error: {bad} of {len(args.audio)} files could not be transcribed (--skip-bad to exit 0 "
+              "anyway)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _add_skip_bad(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--skip-bad", action="store_true", help=help)
 
 
 def register_transcribe(commands: Commands) -> None:
     transcribe = commands.add_parser("transcribe", help="print the transcript of audio files")
     transcribe.add_argument("--model", required=True)
     transcribe.add_argument("audio", nargs="+", type=Path)
+    _add_skip_bad(transcribe, "report unreadable files and exit 0 (without it they are reported, the others "
+                  "transcribed, and the exit status is 1)")
     _add_decoder_flags(transcribe)
     transcribe.set_defaults(func=_transcribe)
 
@@ -641,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return int(args.func(args) or 0)
-    except (AsrlabError, FileNotFoundError, ValueError) as exc:
+    except (AsrlabError, FileNotFoundError, ValueError, FloatingPointError) as exc:  # a diverging run too
         print(f"asrlab: error: {exc}", file=sys.stderr)
         return 2
 

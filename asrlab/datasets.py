@@ -93,7 +93,7 @@ def check_utterance(utt: Utterance, vocab: CharVocabulary, features: FeatureConf
         if not os.path.isfile(utt.audio):
             raise AudioError(
                 f"{where}: audio file not found: {utt.audio}. The 'audio' field is relative to the "
-                "manifest's folder; fix the path, rebuild the corpus, or drop the line (on_bad='skip')."
+                "manifest's folder; fix the path, rebuild the corpus, or drop the line (on_bad='skip', or --skip-bad)."
             )
         duration = audio_duration(utt.audio)
         if duration <= 0:
@@ -106,7 +106,7 @@ def check_utterance(utt: Utterance, vocab: CharVocabulary, features: FeatureConf
         raise TranscriptError(
             f"{where}: transcript needs {needed} CTC frames but {utt.audio} ({duration:.2f} s) gives "
             f"{frames} after {subsampling}x subsampling; the text does not belong to this audio, or "
-            "the audio is cut short. Fix the line or drop it (on_bad='skip')."
+            "the audio is cut short. Fix the line or drop it (on_bad='skip', or --skip-bad)."
         )
     return tokens
 
@@ -152,7 +152,7 @@ class SpeechDataset(Dataset):
             self.utterances.append(utt)
             self.tokens.append(tokens)
         if self.skipped:
-            log.warning("skipped %d of %d utterances (on_bad='skip'); first: %s",
+            log.warning("skipped %d of %d utterances (on_bad='skip', --skip-bad); first: %s",
                         len(self.skipped), len(utterances), self.skipped[0][1])
         if not self.utterances:
             raise ValueError("no usable utterances: the manifest is empty or every line was skipped")

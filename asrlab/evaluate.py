@@ -13,7 +13,7 @@ import time
 import warnings
 from contextlib import closing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -202,7 +202,8 @@ def evaluate_zero_shot(model: ZeroShotModel, dataset: SpeechDataset, batch_size:
 
 def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
                        manifests: Sequence[str | os.PathLike], device: str | None = None,
-                       limit: int | None = None, decoder: Decoder | None = None) -> EvalResult:
+                       limit: int | None = None, decoder: Decoder | None = None,
+                       on_bad: Literal["error", "skip"] = "error") -> EvalResult:
     """WER/CER of a model (file, folder, pretrained name, or loaded) on manifests, per domain too.
 
     Args:
@@ -211,6 +212,8 @@ def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
         device: where to run (default: :func:`asrlab.utils.pick_device`).
         limit: score only the first ``limit`` utterances of each manifest (a fixed subset).
         decoder: a CTC decoder from :func:`asrlab.decoding.make_decoder` (default: greedy).
+        on_bad: ``"skip"`` leaves out a bad manifest line (missing or unreadable audio, a text
+            that does not fit), counted in a warning, instead of stopping at it.
 
     Raises:
         ValueError: a ``decoder`` for a model that decodes with its own decoder.
@@ -220,9 +223,10 @@ def evaluate_manifests(model: str | os.PathLike | LoadedModel | ZeroShotModel,
     if isinstance(loaded, ZeroShotModel):
         if decoder is not None:
             raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")
-        dataset = SpeechDataset(utterances, CharVocabulary(), FeatureConfig(kind="waveform"), labelled=True)
+        dataset = SpeechDataset(utterances, CharVocabulary(), FeatureConfig(kind="waveform"), labelled=True,
+                                on_bad=on_bad)
         return evaluate_zero_shot(loaded, dataset)
-    dataset = model_dataset(utterances, loaded)
+    dataset = model_dataset(utterances, loaded, on_bad=on_bad)
     target = pick_device(device)
     loaded.model.to(target)
     return evaluate(loaded.model, dataset, LoaderConfig(num_workers=0), target, decoder)

@@ -1,9 +1,11 @@
 """Log-mel features, per-utterance normalisation, SpecAugment and an on-disk feature cache."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -149,13 +151,16 @@ class FeatureCache:
     """Log-mel features on disk, keyed by the audio file (path, size, mtime) and the settings.
 
     Files are ``<root>/<settings hash>/<key[:2]>/<key>.npy`` (float32); a change of settings or a
-    rewritten audio file gives a new key, so stale features are never used.
+    rewritten audio file gives a new key, so stale features are never used. A cache that cannot
+    be written (a read-only ``ASRLAB_DATA``) is an optimisation lost, not an error: one warning,
+    and features are computed without it.
     """
 
     def __init__(self, root: str | os.PathLike, config: FeatureConfig) -> None:
         self.config = config
         settings = json.dumps(asdict(config), sort_keys=True)
         self.root = Path(root) / hashlib.sha1(settings.encode()).hexdigest()[:12]
+        self.writable = True  # False after a failed write: the cache is an optimisation, not a need
 
     def _key(self, audio: str) -> Path:
         stat = os.stat(audio)
@@ -172,10 +177,18 @@ class FeatureCache:
             try:
                 return torch.from_numpy(np.load(path))
             except (ValueError, OSError, EOFError):
-                path.unlink(missing_ok=True)  # a torn write: recompute below
+                with contextlib.suppress(OSError):  # a torn write: recompute below
+                    path.unlink(missing_ok=True)
         feats = features_of_file(audio, self.config)
-        with atomic_write(path) as tmp:
-            np.save(tmp, feats.numpy())
+        if self.writable:
+            try:
+                with atomic_write(path) as tmp:
+                    np.save(tmp, feats.numpy())
+            except OSError as exc:  # a read-only ASRLAB_DATA, a full disk, a file in the way
+                self.writable = False
+                warnings.warn(f"the feature cache {self.root} cannot be written ({exc}); computing features "
+                              "without it (slower). Point ASRLAB_DATA at a writable folder to cache them.",
+                              stacklevel=2)
         return feats
 
 

@@ -100,6 +100,8 @@ def manifest_path(corpus: str | os.PathLike, domain: str, split: str) -> Path:
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     """Read a JSONL manifest; blank lines are allowed, malformed ones raise ManifestError."""
     path = Path(path)
+    if path.is_dir():
+        raise ManifestError(f"{path} is a directory; a manifest is a .jsonl file (e.g. {path / 'test.jsonl'})")
     if not path.is_file():
         raise ManifestError(
             f"manifest not found: {path}. Build the corpus first: `asrlab corpus build --out DIR`."

@@ -6,9 +6,9 @@ and the notebooks call the same code.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 
@@ -16,6 +16,7 @@ from asrlab.config import TRAIN_PRESETS, LoaderConfig, FeatureConfig, ModelConfi
 # The foundations live in the library (datasets, evaluate, manifest, models.resolve); their names
 # stay importable from here for the notebooks and scripts that import them from asrlab.recipes.
 from asrlab.datasets import feature_cache, make_dataset
+from asrlab.errors import AsrlabError, AudioError
 from asrlab.evaluate import evaluate_manifests, evaluate_zero_shot
 from asrlab.features import compute_features
 from asrlab.files import check_writable
@@ -62,25 +63,58 @@ def train_recipe(*, out_dir: str | os.PathLike, corpus: str | os.PathLike | None
     return history, Path(out_dir)
 
 
-@torch.no_grad()
-def transcribe_files(model, audio: Sequence[str | os.PathLike], decoder=None) -> list[str]:
-    """Transcripts of audio files (greedy CTC, or ``decoder`` from :func:`asrlab.decoding.make_decoder`;
-    the model's own decoding for Whisper)."""
+@dataclass(frozen=True)
+class Transcript:
+    """One file's transcript, or why it has none."""
+
+    path: str | os.PathLike
+    text: str | None
+    error: str | None = None
+
+
+def transcribe_each(model, audio: Sequence[str | os.PathLike], decoder=None) -> Iterator[Transcript]:
+    """Transcribe audio files one at a time, yielding each result as soon as it is ready; a file
+    that cannot be read gives a :class:`Transcript` with the reason in ``error`` and the rest go on.
+
+    Args:
+        model: what :func:`asrlab.models.resolve.resolve_model` accepts (resolved once, first).
+        audio: the files.
+        decoder: a CTC decoder from :func:`asrlab.decoding.make_decoder` (default: greedy; the
+            model's own decoding for Whisper).
+    """
     from asrlab.audio import load_audio
     from asrlab.decoding.greedy import greedy_decode
 
     loaded = resolve_model(model)
-    if not isinstance(loaded, LoadedModel):
-        if decoder is not None:
-            raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")
-        return loaded.transcribe([load_audio(p) for p in audio])
-    loaded.model.eval()
-    texts = []
+    if not isinstance(loaded, LoadedModel) and decoder is not None:
+        raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")
+    if isinstance(loaded, LoadedModel):
+        loaded.model.eval()
     for path in audio:
-        feats = compute_features(str(path), loaded.features)[None]
-        log_probs, lengths = loaded.model(feats, torch.tensor([feats.shape[1]]))
-        texts.extend(greedy_decode(log_probs, lengths, loaded.vocab) if decoder is None
-                     else decoder.decode(log_probs, lengths))
+        try:
+            if not isinstance(loaded, LoadedModel):
+                yield Transcript(path, loaded.transcribe([load_audio(path)])[0])
+                continue
+            feats = compute_features(str(path), loaded.features)[None]
+        except AsrlabError as exc:
+            yield Transcript(path, None, str(exc))
+            continue
+        with torch.no_grad():
+            log_probs, lengths = loaded.model(feats, torch.tensor([feats.shape[1]]))
+        texts = (greedy_decode(log_probs, lengths, loaded.vocab) if decoder is None
+                 else decoder.decode(log_probs, lengths))
+        yield Transcript(path, texts[0])
+
+
+def transcribe_files(model, audio: Sequence[str | os.PathLike], decoder=None) -> list[str]:
+    """Transcripts of audio files (greedy CTC, or ``decoder`` from :func:`asrlab.decoding.make_decoder`;
+    the model's own decoding for Whisper). A file that cannot be read raises :class:`AudioError`
+    (:func:`transcribe_each` goes on past it)."""
+    texts = []
+    for result in transcribe_each(model, audio, decoder):
+        if result.error is not None:
+            raise AudioError(result.error)
+        texts.append(result.text)
     return texts
 
 
@@ -114,5 +148,6 @@ def domain_gap_table(corpus: str | os.PathLike, models: Sequence[str] | None = N
     return {"models": table, "unavailable": unavailable, "split": split, "limit": limit}
 
 
-__all__ = ["PRESETS", "domain_gap_table", "evaluate_manifests", "evaluate_zero_shot", "feature_cache", "make_dataset",
-           "manifest_path", "read_manifests", "resolve_model", "train_recipe", "transcribe_files"]
+__all__ = ["PRESETS", "Transcript", "domain_gap_table", "evaluate_manifests", "evaluate_zero_shot", "feature_cache",
+           "make_dataset", "manifest_path", "read_manifests", "resolve_model", "train_recipe", "transcribe_each",
+           "transcribe_files"]

@@ -21,6 +21,7 @@ from asrlab.config import LoaderConfig, FeatureConfig, ModelConfig, SpecAugmentC
 from asrlab.corpus.build import load_summary
 from asrlab.corpus.domains import DOMAINS
 from asrlab.datasets import make_dataset
+from asrlab.errors import AsrlabError
 from asrlab.evaluate import evaluate_manifests
 from asrlab.files import check_writable, save_json, sha256_of
 from asrlab.manifest import manifest_path
@@ -45,10 +46,25 @@ def evaluate_domains(model_path: str | os.PathLike, corpus: str | os.PathLike, s
     return {name: r.as_dict() for name, r in result.domains.items()}
 
 
+def check_not_shipped(export: str | os.PathLike, overwrite: bool = False) -> None:
+    """Refuse an export into the package's ``pretrained/`` folder (the shipped models) unless
+    ``overwrite``: ``--export asrlab/pretrained/...`` run from the repository root would replace
+    the model every notebook starts from."""
+    from asrlab.models.zoo import PRETRAINED_DIR
+
+    target = Path(export).resolve()
+    if not overwrite and target.is_relative_to(PRETRAINED_DIR.resolve()):
+        raise AsrlabError(f"refusing to write {export}: it is inside the package's pretrained/ folder "
+                          f"({PRETRAINED_DIR}), which holds the shipped models. Export elsewhere (--export "
+                          "data/asrlab-source.pt), or pass --overwrite-shipped (overwrite_shipped=True) to "
+                          "replace the shipped model.")
+
+
 def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str | os.PathLike,
              epochs: int | None = None, seed: int = 0, progress: bool = True,
              init: str | os.PathLike | None = None, lr: float | None = None,
-             specaugment: bool = True, processes: int = 1, freq_warp: float = 0.0) -> dict[str, Any]:
+             specaugment: bool = True, processes: int = 1, freq_warp: float = 0.0,
+             overwrite_shipped: bool = False) -> dict[str, Any]:
     """Train the source model on ``corpus/source/train.jsonl`` and export it with its card.
 
     Args:
@@ -66,13 +82,18 @@ def pretrain(corpus: str | os.PathLike, run_dir: str | os.PathLike, export: str 
         processes: data-parallel CPU processes of one thread each (:mod:`asrlab.parallel`);
             2 trains about 1.4x faster than 1 on a 2-core machine. Each process takes batches of
             the recipe's size, so the effective batch grows with ``processes``.
+        overwrite_shipped: allow ``export`` inside the package's ``pretrained/`` folder (replacing
+            the shipped model); without it such an export is refused before training starts.
 
     Returns:
         The model card as a dict.
 
     Raises:
         OutputError: ``run_dir`` or ``export`` cannot be written (checked before training).
+        AsrlabError: ``export`` is inside the package's ``pretrained/`` folder and
+            ``overwrite_shipped`` is False.
     """
+    check_not_shipped(export, overwrite_shipped)
     check_writable(run_dir, "the run folder (--run-dir)")
     check_writable(export, "the exported model (--export)", file=True)
     corpus = Path(corpus)

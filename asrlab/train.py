@@ -42,7 +42,7 @@ from asrlab.errors import BlankOutputWarning, CheckpointError
 from asrlab.evaluate import evaluate
 from asrlab.features import SpecAugment
 from asrlab.files import check_writable, unwritable
-from asrlab.models.base import CTCModel, EncoderOutput
+from asrlab.models.base import CTCModel, EncoderOutput, safe_torch_load
 from asrlab.models.checkpoint import atomic_torch_save, load_state, save_model
 from asrlab.parallel import Distributed
 from asrlab.utils import pick_device, seed_everything
@@ -487,7 +487,12 @@ def fit(
     augment = SpecAugment(config.specaugment) if config.specaugment else None
     ckpt_file = out_path / CHECKPOINT_FILE if out_path else None
     if resume and ckpt_file is not None and ckpt_file.is_file():
-        state.load_state_dict(torch.load(ckpt_file, map_location="cpu", weights_only=True), str(ckpt_file))
+        saved = safe_torch_load(ckpt_file, "a training checkpoint", f"Delete it (or the run folder {out_path}) "
+                                "to train from the start.")
+        if not isinstance(saved, dict) or "train_config" not in saved:
+            raise CheckpointError(f"{ckpt_file} is not an asrlab training checkpoint (no train_config); delete it "
+                                  "to train from the start.")
+        state.load_state_dict(saved, str(ckpt_file))
         state.history.resumed_from_step = state.step
     history = state.history
 

@@ -63,11 +63,11 @@ def test_zero_length_audio(tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_stereo_is_an_error_by_default(tmp_path):
+def test_stereo_is_an_error_when_asked(tmp_path):
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([tone(0.2), tone(0.2, freq=880)], axis=1), SAMPLE_RATE, subtype="FLOAT")
     with pytest.raises(AudioError, match="2 channels") as info:
-        load_audio(path)
+        load_audio(path, multichannel="error")
     assert str(path) in str(info.value)
 
 

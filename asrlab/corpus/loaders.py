@@ -115,7 +115,7 @@ def _check_texts(
             f"{len(bad)} {corpus} transcript(s) cannot be encoded with asrlab's vocabulary "
             f"(a-z, space, apostrophe) after normalisation:\n  {shown}\n"
             "Spell numbers and symbols out as words in those lines, or pass "
-            "on_invalid_text='skip' to leave these utterances out."
+            "on_invalid_text='skip' (--skip-bad with `asrlab corpus prepare`) to leave these utterances out."
         )
     if bad:
         logger.warning("%s: left out %d utterance(s) whose transcript cannot be encoded, "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from asrlab.lm.tokens import BOS, BOUNDARY, EOS, SPECIAL, UNK, Level, sentence_tokens
 from asrlab.files import atomic_write
@@ -163,38 +163,39 @@ def read_arpa(path: str | os.PathLike) -> NgramLM:
     probs: list[dict[Ngram, float]] = []
     backoffs: dict[Ngram, float] = {}
     section = -1  # -1: header, 0: \data\, k: inside \k-grams:
-    with open(path, encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            if section == -1:
-                if line.startswith("# asrlab n-gram LM:"):
-                    meta = dict(item.split("=", 1) for item in line.split(":", 1)[1].split() if "=" in item)
-                elif line == "\\data\\":
-                    section = 0
-                continue
-            if line == "\\end\\":
-                break
-            if line.startswith("\\") and line.endswith("-grams:"):
-                section = int(line[1:].split("-")[0])
-                if section != len(probs) + 1:
-                    raise ValueError(f"{path}:{number}: sections must come in order 1, 2, ...; got {line}")
-                probs.append({})
-                continue
-            if section == 0:
-                if not line.startswith("ngram "):
-                    raise ValueError(f"{path}:{number}: expected 'ngram K=COUNT' in \\data\\, got {line!r}")
-                expected.append(int(line.split("=")[1]))
-                continue
-            fields = line.split()
-            if len(fields) not in (section + 1, section + 2):
-                raise ValueError(f"{path}:{number}: expected {section} tokens, a probability and maybe a "
-                                 f"back-off weight, got {line!r}")
-            gram = tuple(fields[1:section + 1])
+    for number, line in _lines(path):
+        if not line:
+            continue
+        if section == -1:
+            if line.startswith("# asrlab n-gram LM:"):
+                meta = dict(item.split("=", 1) for item in line.split(":", 1)[1].split() if "=" in item)
+            elif line == "\\data\\":
+                section = 0
+            continue
+        if line == "\\end\\":
+            break
+        if line.startswith("\\") and line.endswith("-grams:"):
+            section = int(line[1:].split("-")[0])
+            if section != len(probs) + 1:
+                raise ValueError(f"{path}:{number}: sections must come in order 1, 2, ...; got {line}")
+            probs.append({})
+            continue
+        if section == 0:
+            if not line.startswith("ngram "):
+                raise ValueError(f"{path}:{number}: expected 'ngram K=COUNT' in \\data\\, got {line!r}")
+            expected.append(int(line.split("=")[1]))
+            continue
+        fields = line.split()
+        if len(fields) not in (section + 1, section + 2):
+            raise ValueError(f"{path}:{number}: expected {section} tokens, a probability and maybe a "
+                             f"back-off weight, got {line!r}")
+        gram = tuple(fields[1:section + 1])
+        try:
             probs[-1][gram] = float(fields[0])
             if len(fields) == section + 2:
                 backoffs[gram] = float(fields[-1])
+        except ValueError:
+            raise ValueError(f"{path}:{number}: expected numbers around the n-gram, got {line!r}") from None
     if section == -1 or not probs:
         raise ValueError(f"{path}: no \\data\\ section or no n-grams: not an ARPA file")
     if [len(p) for p in probs] != expected:
@@ -210,21 +211,31 @@ def read_vocabulary(path: str | os.PathLike) -> tuple[str, list[str]]:
     level = ""
     words: list[str] = []
     in_unigrams = False
-    with open(path, encoding="utf-8") as handle:
-        for raw in handle:
-            line = raw.strip()
-            if line.startswith("# asrlab n-gram LM:"):
-                level = dict(i.split("=", 1) for i in line.split(":", 1)[1].split() if "=" in i).get("level", "")
-            elif line == "\\1-grams:":
-                in_unigrams = True
-            elif in_unigrams and line.startswith("\\"):
-                break
-            elif in_unigrams and line:
-                words.append(line.split()[1])
+    for _, line in _lines(path):
+        if line.startswith("# asrlab n-gram LM:"):
+            level = dict(i.split("=", 1) for i in line.split(":", 1)[1].split() if "=" in i).get("level", "")
+        elif line == "\\1-grams:":
+            in_unigrams = True
+        elif in_unigrams and line.startswith("\\"):
+            break
+        elif in_unigrams and line:
+            words.append(line.split()[1])
     if not words:
         raise ValueError(f"{path}: no unigrams found: not an ARPA file")
     level = level or _guess_level({(w,): 0.0 for w in words})
     return level, sorted(w for w in words if w not in SPECIAL)
+
+
+def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, stripped line)`` of a text file; a file that is not UTF-8 text is named as
+    not an ARPA file (a KenLM binary, a model checkpoint...)."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                yield number, raw.strip()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not an ARPA file: it is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start}). Give a text ARPA n-gram model, e.g. one from `asrlab lm build`.") from None
 
 
 def _guess_level(unigrams: dict[Ngram, float]) -> str:

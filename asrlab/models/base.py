@@ -1,8 +1,12 @@
 """The shared shape of every CTC model in asrlab: an encoder with per-layer outputs and a head;
-and :func:`load_state`, which puts saved weights into a model or says what does not fit."""
+and :func:`load_state`, which puts saved weights into a model or says what does not fit; and
+:func:`safe_torch_load`, the one ``torch.load`` of the package."""
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -122,6 +126,37 @@ class CTCModel(nn.Module):
         if return_encoder:
             return log_probs, out.lengths, out
         return log_probs, out.lengths
+
+
+def safe_torch_load(path: str | os.PathLike, what: str = "an asrlab checkpoint", remedy: str = "") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, so a file cannot run code.
+
+    Every file the package reads with torch goes through here. A failure raises
+    :class:`CheckpointError` naming the file and the reason, without torch's advice to retry with
+    ``weights_only=False`` (which would run whatever code a foreign or malicious file holds).
+
+    Args:
+        path: the file.
+        what: what the file should be, for the message (``"a Whisper checkpoint"``).
+        remedy: what to do about it, appended to the message.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot load {path}: {_load_failure(exc)}. It is corrupt, cut short, or not {what}; "
+                              "asrlab reads checkpoints with the safe loader (tensors and plain values only) and "
+                              f"does not load other files.{' ' + remedy if remedy else ''}") from None
+
+
+def _load_failure(exc: Exception) -> str:
+    """The useful part of a torch.load error: its reason, without the advice to load unsafely."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Please use", 1)[0].split("Check the doc", 1)[0]
+        return "it holds something other than tensors and plain values (" + " ".join(text.split()).rstrip(". ") + ")"
+    if isinstance(exc, EOFError) or not text.strip():
+        return "the file is empty or cut short"
+    return text.strip().splitlines()[0]
 
 
 def load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

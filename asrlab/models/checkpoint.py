@@ -15,7 +15,7 @@ import torch
 from asrlab.config import FeatureConfig, ModelConfig, from_dict
 from asrlab.errors import CheckpointError
 # load_state lives in models.base (models.ssl uses it too); its name stays importable from here.
-from asrlab.models.base import CTCModel, load_state
+from asrlab.models.base import CTCModel, load_state, safe_torch_load
 from asrlab.models.factory import build_model
 from asrlab.text import CharVocabulary
 from asrlab.files import atomic_write
@@ -61,12 +61,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         path = path / MODEL_FILE
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}. Train one with `asrlab train` or pass a model name.")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"cannot load {path} with weights_only=True: {exc}. It is corrupt or not an asrlab checkpoint."
-        ) from exc
+    payload = safe_torch_load(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an asrlab model file (missing format={FORMAT!r})")
     return payload

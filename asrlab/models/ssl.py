@@ -36,7 +36,7 @@ from torchaudio.models.wav2vec2.wavlm_attention import WavLMSelfAttention
 
 from asrlab.config import FeatureConfig, ModelConfig
 from asrlab.errors import CheckpointError, MissingDependencyError
-from asrlab.models.base import CTCModel, Encoder, EncoderOutput, load_state
+from asrlab.models.base import CTCModel, Encoder, EncoderOutput, load_state, safe_torch_load
 from asrlab.text import BLANK, CharVocabulary
 from asrlab.utils import lengths_to_mask
 
@@ -163,11 +163,7 @@ def load_ssl_bundle(name: str, checkpoint: str | os.PathLike | None = None, *,
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot load {path} with weights_only=True: {exc}. Delete it and download "
-                              "it again.") from exc
+    state = safe_torch_load(path, "a state dict of weights", "Delete it and download it again.")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} does not hold a state dict")
     return state

