@@ -160,7 +160,8 @@ def register_train(commands: Commands) -> None:
 def _pretrain(args: argparse.Namespace) -> int:
     from asrlab.source_training import pretrain
 
-    card = pretrain(args.corpus, args.run_dir, args.export, epochs=args.epochs, seed=args.seed,
+    export = args.export if args.export is not None else args.run_dir / "asrlab-source.pt"
+    card = pretrain(args.corpus, args.run_dir, export, epochs=args.epochs, seed=args.seed,
                     progress=not args.quiet, init=args.init, lr=args.lr, specaugment=not args.no_specaugment,
                     processes=args.processes, freq_warp=args.freq_warp, overwrite_shipped=args.overwrite_shipped)
     print(json.dumps({"sha256": card["sha256"], "test": card["test"]}, indent=1))
@@ -172,7 +173,8 @@ def register_pretrain(commands: Commands) -> None:
     pretrain.add_argument("--corpus", required=True, type=Path, help="a corpus built with --size full")
     pretrain.add_argument("--run-dir", type=Path, default=Path("data/runs/pretrain-source"),
                           help="checkpoints; a killed run resumes from here")
-    pretrain.add_argument("--export", type=Path, default=Path("asrlab/pretrained/asrlab-source.pt"))
+    pretrain.add_argument("--export", type=Path, help="the model file to write, its card beside it (default: "
+                          "RUN_DIR/asrlab-source.pt; the shipped model is replaced only with --overwrite-shipped)")
     pretrain.add_argument("--overwrite-shipped", action="store_true", help="allow --export to replace a model "
                           "shipped in the package's pretrained/ folder (refused otherwise)")
     pretrain.add_argument("--epochs", type=int)
