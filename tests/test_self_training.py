@@ -139,3 +139,27 @@ def test_test_time_adaptation_changes_outputs_but_leaves_the_model_as_it_was(loa
     assert len(adapted.hypotheses) == len(dataset) and adapted.mean_objective_drop > 0
     assert unchanged.mean_objective_drop == 0 and adapted.audio_seconds == pytest.approx(unchanged.audio_seconds)
     assert adapted.seconds_per_audio_second > 0
+
+
+def test_self_training_with_alignment_trains_through_adapt_model(loaded, tiny_manifest, monkeypatch):
+    """The combined method: every round aligns the pseudo-labelled batches with the target audio."""
+    from asrlab.adapt import training
+    from asrlab.config import AlignmentConfig
+
+    calls = []
+    real = training.adapt_model
+
+    def spy(init, source, target, config, train_config, **kwargs):
+        calls.append((len(source), target.labelled, config.method))
+        return real(init, source, target, config, train_config, **kwargs)
+
+    monkeypatch.setattr(training, "adapt_model", spy)
+    utts = read_manifest(tiny_manifest)
+    config = replace(TrainConfig(), epochs=2, lr=3e-3, warmup_steps=0, checkpoint_every=0, seed=0)
+    from asrlab.finetune import finetune
+    warm = replace(loaded, model=finetune(loaded, model_dataset(utts, loaded), "full", config).model)
+    result = self_train(warm, [replace(u, text="") for u in utts], replace(config, epochs=1), rounds=1, share=1.0,
+                        alignment=AlignmentConfig(method="mmd", weight=1.0))
+    assert calls and calls[0][1] is False and calls[0][2] == "mmd"
+    assert result.rounds[0].steps >= 1
+

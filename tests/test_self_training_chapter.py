@@ -66,7 +66,8 @@ def test_the_ladder_runs_every_method_at_every_level_and_reuses_finished_runs(co
                          report=seen.append)
     assert [(r.method, r.seed) for r in runs] == [
         (st.SOURCE_ONLY, 0), (st.SELF_TRAINING, 0), (st.SELF_TRAINING, 1), (st.SELF_TRAINING_LM, 0),
-        (st.SELF_TRAINING_LM, 1), (st.TEST_TIME, 0), (st.REFERENCE, 0), (st.REFERENCE, 1)]
+        (st.SELF_TRAINING_LM, 1), (st.TEST_TIME, 0), (st.COMBINED, 0), (st.COMBINED, 1), (st.REFERENCE, 0),
+        (st.REFERENCE, 1)]
     assert seen == runs
     by = {(r.method, r.seed): r for r in runs}
     # test-time adaptation resets the weights: the clean source test reads as before
@@ -74,6 +75,7 @@ def test_the_ladder_runs_every_method_at_every_level_and_reuses_finished_runs(co
     assert by[st.TEST_TIME, 0].details["seconds_per_audio_second"] > 0
     assert by[st.REFERENCE, 0].details["labelled_minutes"] > 0
     assert by[st.SELF_TRAINING, 1].details["rounds"][0]["kept"] >= 1
+    assert by[st.COMBINED, 0].uses == "audio only" and by[st.COMBINED, 0].details["rounds"][0]["steps"] >= 1
     cached = st.run_ladder(loaded, levels[:1], source_test, KNOBS, seeds=(0, 1), lm_path=lm,
                            cache_dir=tmp_path / "runs")
     assert [r.as_dict() for r in cached] == [r.as_dict() for r in runs]  # read back, seconds and all

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from asrlab.config import LoaderConfig, TrainConfig
+from asrlab.config import AlignmentConfig, LoaderConfig, TrainConfig
 from asrlab.datasets import SpeechDataset, model_dataset
 from asrlab.decoding.base import Decoder
 from asrlab.decoding.greedy import greedy_decode
@@ -157,7 +157,8 @@ class SelfTrainingResult:
 
 def self_train(init: LoadedModel, unlabelled: Sequence[Utterance], config: TrainConfig, *, rounds: int = 2,
                share: float = 0.6, source: Sequence[Utterance] = (), decoder: Decoder | None = None,
-               data: LoaderConfig = LoaderConfig(num_workers=0), progress: bool = False) -> SelfTrainingResult:
+               alignment: AlignmentConfig | None = None, data: LoaderConfig = LoaderConfig(num_workers=0),
+               progress: bool = False) -> SelfTrainingResult:
     """Rounds of pseudo-labelling ``unlabelled`` and fine-tuning every weight on the kept labels.
 
     Each round labels with the current model (round 1: ``init``), keeps the most confident
@@ -172,9 +173,13 @@ def self_train(init: LoadedModel, unlabelled: Sequence[Utterance], config: Train
         share: share of non-empty pseudo-labels kept per round.
         source: labelled source utterances mixed into every round's training set.
         decoder: replaces greedy decoding for the pseudo-labels.
+        alignment: also align the pseudo-labelled training batches with all of ``unlabelled``'s
+            audio (MMD, CORAL or DANN, :func:`asrlab.adapt.training.adapt_model`) in every round:
+            the combined method. None trains on the pseudo-labels alone.
         data: batching.
         progress: show progress bars.
     """
+    from asrlab.adapt.training import adapt_model
     from asrlab.finetune import finetune
     from asrlab.utils import pick_device
 
@@ -194,8 +199,11 @@ def self_train(init: LoadedModel, unlabelled: Sequence[Utterance], config: Train
             raise ValueError(f"self_train round {number}: every pseudo-label is empty (the model writes only "
                              "blanks on this audio); start from a model that transcribes some of it")
         train = model_dataset([p.as_utterance() for p in kept] + list(source), init, on_bad="skip")
-        tuned = finetune(current, train, "full", replace(config, seed=config.seed + number - 1), data=data,
-                         progress=progress)
+        round_config = replace(config, seed=config.seed + number - 1)
+        if alignment is None:
+            tuned = finetune(current, train, "full", round_config, data=data, progress=progress)
+        else:
+            tuned = adapt_model(current.model, train, audio, alignment, round_config, data=data, progress=progress)
         current = replace(current, model=tuned.model)
         result.model = tuned.model
         result.rounds.append(SelfTrainingRound(number, len(source), len(kept),

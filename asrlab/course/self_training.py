@@ -14,6 +14,9 @@ method                        what it uses of the target      how
                                                               search with a source-text trigram LM
 ``test-time adaptation``      audio, one test utterance       entropy minimisation per utterance,
                               at a time                       reset after each
+``self-training + MMD``       audio                           self-training whose training batches
+                                                              are also aligned (MMD) with the
+                                                              unlabelled target audio: combined
 ``fine-tuning on labels``     labels (reference)              every weight fine-tuned on the
                                                               unlabelled split's *true*
                                                               transcripts: self-training with
@@ -42,7 +45,7 @@ import numpy as np
 
 from asrlab.adapt.pseudo_labels import confidence_curve, pseudo_label, self_train
 from asrlab.adapt.tta import TTAConfig, adapt_and_transcribe
-from asrlab.config import LoaderConfig, TrainConfig
+from asrlab.config import AlignmentConfig, LoaderConfig, TrainConfig
 from asrlab.corpus.graded import build_graded_noise, noise_domain
 from asrlab.datasets import SpeechDataset, corpus_split, model_dataset
 from asrlab.decoding import make_decoder
@@ -57,13 +60,14 @@ SOURCE_ONLY = "source-only"
 SELF_TRAINING = "self-training"
 SELF_TRAINING_LM = "self-training + source LM"
 TEST_TIME = "test-time adaptation"
+COMBINED = "self-training + MMD"
 REFERENCE = "fine-tuning on labels"
 #: The compared methods, in table order.
-METHODS: tuple[str, ...] = (SOURCE_ONLY, SELF_TRAINING, SELF_TRAINING_LM, TEST_TIME, REFERENCE)
+METHODS: tuple[str, ...] = (SOURCE_ONLY, SELF_TRAINING, SELF_TRAINING_LM, TEST_TIME, COMBINED, REFERENCE)
 #: What each method reads of the target domain (every table says it).
 USES: dict[str, str] = {SOURCE_ONLY: "nothing", SELF_TRAINING: "audio only",
                         SELF_TRAINING_LM: "audio only (+ source text)", TEST_TIME: "audio only (per utterance)",
-                        REFERENCE: "labels"}
+                        COMBINED: "audio only", REFERENCE: "labels"}
 #: Batching of every fine-tuning run (20 s of padded audio per step).
 BATCH = LoaderConfig(max_seconds=20.0, num_workers=0)
 
@@ -91,6 +95,7 @@ class Knobs:
     rounds: int
     tta: TTAConfig
     beam: int
+    alignment: AlignmentConfig = AlignmentConfig(method="mmd", weight=1.0, layer=-1)
 
     def train_config(self, seed: int) -> TrainConfig:
         """The fine-tuning settings of self-training and of the reference."""
@@ -161,14 +166,15 @@ def run_method(method: str, loaded: LoadedModel, level: Level, source_test: Spee
     started = time.perf_counter()
     details: dict[str, Any] = {}
     model = loaded.model
-    if method in (SELF_TRAINING, SELF_TRAINING_LM):
+    if method in (SELF_TRAINING, SELF_TRAINING_LM, COMBINED):
         decoder = None
         if method == SELF_TRAINING_LM:
             if lm_path is None:
                 raise ValueError(f"{method} needs lm_path (see source_text_lm)")
             decoder = make_decoder("beam", knobs.beam, lm_path, 0.5, 1.0, vocab=loaded.vocab)
         result = self_train(loaded, level.unlabelled, knobs.train_config(seed), rounds=knobs.rounds,
-                            share=knobs.share, decoder=decoder, data=BATCH)
+                            share=knobs.share, decoder=decoder, data=BATCH,
+                            alignment=knobs.alignment if method == COMBINED else None)
         model = result.model
         details["rounds"] = [r.as_dict() for r in result.rounds]
     elif method == REFERENCE:
@@ -283,6 +289,6 @@ def best_label_free(rows: Sequence[Mapping[str, Any]], level: str) -> Mapping[st
     return min(free, key=lambda r: r["test_wer"])
 
 
-__all__ = ["BATCH", "LESSON_KNOBS", "METHODS", "REFERENCE", "SELF_TRAINING", "SELF_TRAINING_LM", "SOURCE_ONLY",
+__all__ = ["BATCH", "COMBINED", "LESSON_KNOBS", "METHODS", "REFERENCE", "SELF_TRAINING", "SELF_TRAINING_LM", "SOURCE_ONLY",
            "TEST_TIME", "USES", "Knobs", "LadderRun", "Level", "best_label_free", "corpus_split", "load_levels",
            "noise_domain",           "pseudo_label_curve", "run_ladder", "run_method", "scoreboard", "source_text_lm"]
