@@ -170,14 +170,24 @@ def test_pretrain_refuses_to_overwrite_the_shipped_model(monkeypatch, tmp_path, 
     from asrlab.source_training import pretrain
 
     before = sha256_of(SOURCE_MODEL_FILE)
-    monkeypatch.chdir(REPO)  # the default --export is relative: from the repository root it is the shipped file
+    monkeypatch.chdir(REPO)  # a relative --export from the repository root: the shipped file
     with pytest.raises(AsrlabError, match="--overwrite-shipped") as info:
         pretrain(tmp_path / "corpus", tmp_path / "run", Path("asrlab/pretrained/asrlab-source.pt"))
     assert "shipped" in str(info.value)
-    assert main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--run-dir", str(tmp_path / "run")]) == 2
+    assert main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--run-dir", str(tmp_path / "run"),
+                 "--export", "asrlab/pretrained/asrlab-source.pt"]) == 2
     assert "--overwrite-shipped" in capsys.readouterr().err
     assert sha256_of(SOURCE_MODEL_FILE) == before
-    assert "--overwrite-shipped" in REPO.joinpath("asrlab", "cli.py").read_text()
+
+
+def test_pretrain_exports_into_its_run_folder_by_default(monkeypatch, tmp_path) -> None:
+    import asrlab.source_training as source_training
+
+    seen = {}
+    monkeypatch.setattr(source_training, "pretrain", lambda corpus, run_dir, export, **kw: seen.update(export=export)
+                        or {"sha256": "x", "test": {}})
+    assert main(["pretrain", "--corpus", str(tmp_path / "corpus"), "--run-dir", str(tmp_path / "run")]) == 0
+    assert seen["export"] == tmp_path / "run" / "asrlab-source.pt"
 
 
 # --------------------------------------------------------------------------- one bad file
