@@ -460,25 +460,19 @@ class RirBank:
         return len(self.rirs)
 
     @classmethod
-    def generate(
-        cls,
-        n: int = 32,
-        rt60: tuple[float, float] = (0.3, 0.8),
-        room_dims_min: tuple[float, float, float] = (3.0, 3.0, 2.4),
-        room_dims_max: tuple[float, float, float] = (8.0, 6.0, 3.5),
-        seed: int = 0,
-        *,
-        min_distance: float = 0.5,
-        wall_margin: float = 0.5,
-    ) -> "RirBank":
-        """Simulate ``n`` shoebox rooms (see :func:`simulate_rirs`, which takes the same
-        arguments) and prepare their RIRs.
+    def generate(cls, n: int = 32, **simulation: Any) -> "RirBank":
+        """Simulate ``n`` shoebox rooms and prepare their RIRs.
+
+        Args:
+            n: rooms (RIRs) to simulate.
+            simulation: the other keyword arguments of :func:`simulate_rirs` (``rt60``,
+                ``room_dims_min``, ``room_dims_max``, ``seed``, ``min_distance``, ``wall_margin``),
+                with its defaults.
 
         Returns:
             The bank; its ``settings`` record all the arguments.
         """
-        rirs, settings = simulate_rirs(n, rt60, room_dims_min, room_dims_max, seed,
-                                       min_distance=min_distance, wall_margin=wall_margin)
+        rirs, settings = simulate_rirs(n, **simulation)
         return cls(rirs=rirs, settings=settings)
 
     def describe(self) -> dict[str, Any]:
