@@ -138,7 +138,7 @@ def test_test_time_adaptation_changes_outputs_but_leaves_the_model_as_it_was(loa
     assert flags == {k: p.requires_grad for k, p in loaded.model.named_parameters()}
     assert len(adapted.hypotheses) == len(dataset) and adapted.mean_objective_drop > 0
     assert unchanged.mean_objective_drop == 0 and adapted.audio_seconds == pytest.approx(unchanged.audio_seconds)
-    assert adapted.seconds_per_audio_second > 0
+    assert adapted.real_time_factor > 0
 
 
 def test_self_training_with_alignment_trains_through_adapt_model(loaded, tiny_manifest, monkeypatch):

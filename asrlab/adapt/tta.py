@@ -133,8 +133,8 @@ class TTAResult:
     mean_objective_drop: float
 
     @property
-    def seconds_per_audio_second(self) -> float:
-        """Compute per second of audio (the real-time factor)."""
+    def real_time_factor(self) -> float:
+        """Processing time over audio time, as :attr:`asrlab.evaluate.EvalResult.real_time_factor`."""
         return self.seconds / max(self.audio_seconds, 1e-9)
 
 

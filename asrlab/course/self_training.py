@@ -46,7 +46,7 @@ import numpy as np
 from asrlab.adapt.pseudo_labels import confidence_curve, pseudo_label, self_train
 from asrlab.adapt.tta import TTAConfig, adapt_and_transcribe
 from asrlab.config import AlignmentConfig, LoaderConfig, TrainConfig
-from asrlab.corpus.graded import build_graded_noise, noise_domain
+from asrlab.corpus.graded import build_graded_noise
 from asrlab.datasets import SpeechDataset, corpus_split, model_dataset
 from asrlab.decoding import make_decoder
 from asrlab.evaluate import evaluate, references
@@ -188,7 +188,7 @@ def run_method(method: str, loaded: LoadedModel, level: Level, source_test: Spee
         tta = adapt_and_transcribe(model, level.test, knobs.tta, device=device)
         test_wer = error_rates(references(level.test), tta.hypotheses).wer
         source_wer = evaluate(model, source_test, BATCH, device).rates.wer  # the weights come back unchanged
-        details["seconds_per_audio_second"] = tta.seconds_per_audio_second
+        details["seconds_per_audio_second"] = tta.real_time_factor
         details["objective_drop"] = tta.mean_objective_drop
     else:
         test_wer = evaluate(model, level.test, BATCH, device).rates.wer
@@ -291,4 +291,4 @@ def best_label_free(rows: Sequence[Mapping[str, Any]], level: str) -> Mapping[st
 
 __all__ = ["BATCH", "COMBINED", "LESSON_KNOBS", "METHODS", "REFERENCE", "SELF_TRAINING", "SELF_TRAINING_LM", "SOURCE_ONLY",
            "TEST_TIME", "USES", "Knobs", "LadderRun", "Level", "best_label_free", "corpus_split", "load_levels",
-           "noise_domain",           "pseudo_label_curve", "run_ladder", "run_method", "scoreboard", "source_text_lm"]
+           "pseudo_label_curve", "run_ladder", "run_method", "scoreboard", "source_text_lm"]
