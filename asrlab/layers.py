@@ -36,11 +36,21 @@ from asrlab.text import CharVocabulary
 from asrlab.utils import lengths_to_mask, masked_mean
 
 __all__ = [
-    "LayerCache", "LayerFeatures", "model_key", "stack_layers", "extract_layers", "layer_names", "pool_layers",
+    "LayerCache", "LayerFeatures", "model_key", "weights_digest", "stack_layers", "extract_layers", "layer_names", "pool_layers",
 ]
 
 
 # --------------------------------------------------------------------------- the cache
+def weights_digest(model: nn.Module, salt: bytes = b"") -> str:
+    """Hex sha1 of every entry of ``model.state_dict()`` (names and values), after ``salt``:
+    it changes whenever any weight changes."""
+    digest = hashlib.sha1(salt)
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def model_key(model: nn.Module, features: FeatureConfig, name: str = "model") -> str:
     """``<name>-<hash>``: a key that changes when the weights or the input features change.
 
@@ -49,13 +59,10 @@ def model_key(model: nn.Module, features: FeatureConfig, name: str = "model") ->
         features: the model's input features (part of what its outputs depend on).
         name: a readable prefix, e.g. ``"asrlab-source"``.
     """
-    digest = hashlib.sha1(json.dumps(asdict(features), sort_keys=True).encode())
-    for key, value in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     if not name or "/" in name or os.sep in name:
         raise ValueError(f"name {name!r} must be a plain, non-empty name")
-    return f"{name}-{digest.hexdigest()[:12]}"
+    salt = json.dumps(asdict(features), sort_keys=True).encode()
+    return f"{name}-{weights_digest(model, salt)[:12]}"
 
 
 class LayerCache:

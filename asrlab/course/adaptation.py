@@ -42,6 +42,7 @@ from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
 from asrlab.files import finite_json, save_json
 from asrlab.manifest import manifest_path
+from asrlab.layers import weights_digest
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 
@@ -216,8 +217,10 @@ def alignment_config(method: str, weight: float, layer: int, base: AlignmentConf
 
 
 def _settings(data: ShiftData, train_config: TrainConfig, batch: LoaderConfig, base: AlignmentConfig,
-              init_name: str) -> dict[str, Any]:
-    return {"init": init_name, "train_config": asdict(train_config), "batch": asdict(batch),
+              init: CTCModel, init_name: str) -> dict[str, Any]:
+    """Everything a cached run depends on, the initial model's weights included (a new
+    ``asrlab-source`` never reuses the runs of the old one)."""
+    return {"init": init_name, "init_weights": weights_digest(init)[:16], "train_config": asdict(train_config), "batch": asdict(batch),
             "alignment": base.to_dict(),
             "sizes": {k: len(getattr(data, k)) for k in ("source_train", "source_dev", "source_test",
                                                          "target_unlabelled", "target_score", "target_test")}}
@@ -239,7 +242,7 @@ def _record(data: ShiftData, method: str, seed: int, trial: Trial) -> RunRecord:
                      trial.extra["source_wer"], trial.scores, trial.history, round(trial.seconds, 1))
 
 
-def _hooks(data: ShiftData, method: str, seed: int, train_config: TrainConfig, batch: LoaderConfig,
+def _hooks(init: CTCModel, data: ShiftData, method: str, seed: int, train_config: TrainConfig, batch: LoaderConfig,
            base: AlignmentConfig, cache_dir: str | Path | None, init_name: str,
            report: Callable[[RunRecord], None] | None = None) -> SearchHooks:
     """The course's side of the search for one shift, method and seed: the test WERs, each run's
@@ -251,7 +254,7 @@ def _hooks(data: ShiftData, method: str, seed: int, train_config: TrainConfig, b
     reported = (lambda trial: report(record(trial))) if report is not None else None
     if cache_dir is None:
         return SearchHooks(extra_scores=extra_scores, report=reported)
-    settings = _settings(data, train_config, batch, base, init_name)
+    settings = _settings(data, train_config, batch, base, init, init_name)
 
     def cache_file(config: AlignmentConfig) -> Path:
         return Path(cache_dir) / data.name / f"{method}-w{config.weight:g}-l{config.layer}-s{seed}.json"
@@ -296,7 +299,7 @@ def run_one(init: CTCModel, data: ShiftData, method: str, weight: float, layer: 
     """
     config = alignment_config(method, weight, layer, base)
     train_config = replace(train_config, seed=seed)
-    hooks = _hooks(data, method, seed, train_config, batch, base, cache_dir, init_name, report)
+    hooks = _hooks(init, data, method, seed, train_config, batch, base, cache_dir, init_name, report)
     trial = run_trial(init, _search_data(data), config, train_config, batch=batch, score_batch=FINETUNE_DATA,
                       hooks=hooks)
     return _record(data, method, seed, trial)
@@ -400,7 +403,7 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
     for data in shift_list:
         for method in methods:
             weights, layers = ((0.0,), (-1,)) if method == SOURCE_ONLY else grids[method]
-            hooks = _hooks(data, method, seeds[0], searching, batch, base, cache_dir, init_name, report)
+            hooks = _hooks(init, data, method, seeds[0], searching, batch, base, cache_dir, init_name, report)
             method_base = alignment_config(method, 0.0, -1, base)    # the grid sets weight and layer
             search = grid_search(init, _search_data(data), method_base, weights, layers, searching, rule, batch=batch,
                                  score_batch=FINETUNE_DATA, hooks=hooks)
