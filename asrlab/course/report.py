@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+from asrlab.course.scoreboard import render_scoreboard
+
 RESULTS_DIR = "results"
 
 
@@ -248,7 +250,9 @@ def render_notebook_runs(data: dict[str, Any], size: str = "full") -> str:
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+#: Section name -> (results file, renderer). Where the file is a mapping of keys to files, the
+#: renderer gets ``{key: data}`` of those that exist (the section is written when any does).
+RENDERERS: dict[str, tuple[str | dict[str, str], Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
     "corpus": ("corpus-full.json", render_corpus),
     "course-source-lab": ("course-source-lab.json", render_domain_table),
@@ -259,7 +263,19 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
     "notebook-runs": ("notebooks-full.json", render_notebook_runs),
     "course-lab": ("notebooks-lab.json", lambda data: render_notebook_runs(data, "lab")),
+    "scoreboard-lab": ({"dann": "05_dann-lab.json", "self_training": "07_self_training-lab.json"}, render_scoreboard),
+    "scoreboard": ({"dann": "05_dann-full.json", "self_training": "07_self_training-full.json"}, render_scoreboard),
 }
+
+
+def _load_results(results: Path, filename: str | dict[str, str]) -> dict[str, Any] | None:
+    """The data of one section's results file(s), or None when none exists."""
+    if isinstance(filename, str):
+        path = results / filename
+        return json.loads(path.read_text()) if path.is_file() else None
+    found = {key: json.loads((results / name).read_text()) for key, name in filename.items()
+             if (results / name).is_file()}
+    return found or None
 
 
 def update_readme(readme: str | os.PathLike = "README.md", results: str | os.PathLike = RESULTS_DIR) -> list[str]:
@@ -268,9 +284,9 @@ def update_readme(readme: str | os.PathLike = "README.md", results: str | os.Pat
     text = readme.read_text()
     written = []
     for name, (filename, render) in RENDERERS.items():
-        path = Path(results) / filename
-        if path.is_file() and f"<!-- asrlab:{name} -->" in text:
-            text = replace_section(text, name, render(json.loads(path.read_text())))
+        data = _load_results(Path(results), filename)
+        if data is not None and f"<!-- asrlab:{name} -->" in text:
+            text = replace_section(text, name, render(data))
             written.append(name)
     readme.write_text(text)
     return written

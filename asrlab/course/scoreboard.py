@@ -1,0 +1,98 @@
+"""One scoreboard across the adaptation chapters: notebooks 04-05 (MMD, CORAL, DANN and their
+label-using references) and notebook 07 (self-training, test-time adaptation and fine-tuning on
+the true labels), joined on the shift's name.
+
+Each chapter measures its methods against its own ``source-only`` run (notebooks 04-05: the
+source model trained on for the same steps with lambda = 0; notebook 07: the source model as it
+is), so every row's relative cut is against the baseline of the notebook it comes from, and the
+table names that notebook. Every row says what the method read of the target domain.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+#: What a method of notebooks 04-05 reads of the target: alignment methods read its audio only.
+_ALIGNMENT_USES = "audio only"
+#: Order of the "uses" column within a shift: nothing, audio, audio + text, labels.
+_USES_ORDER = ("nothing", "audio only", "audio only (+ source text)", "audio only (per utterance)", "labels")
+
+
+def _uses_rank(uses: str) -> int:
+    return _USES_ORDER.index(uses) if uses in _USES_ORDER else len(_USES_ORDER)
+
+
+def adaptation_rows(dann: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of notebook 05's summary (which holds notebook 04's MMD and CORAL runs too)."""
+    rows = []
+    for r in dann["summary"]:
+        if r["method"] == "source-only":
+            uses = "nothing"
+        else:
+            uses = "labels" if r["uses_target_labels"] else _ALIGNMENT_USES
+        rows.append({"shift": r["shift"], "method": r["method"], "notebook": "04-05", "uses": uses,
+                     "seeds": int(r.get("seeds", 1)), "target_wer": float(r["target_wer"]),
+                     "target_wer_sd": float(r.get("target_wer_std", 0.0)), "source_wer": float(r["source_wer"]),
+                     "relative_reduction": float(r["rel_reduction"])})
+    return rows
+
+
+def self_training_rows(self_training: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of notebook 07's scoreboard."""
+    return [{"shift": r["level"], "method": r["method"], "notebook": "07", "uses": r["uses"],
+             "seeds": int(r["seeds"]), "target_wer": float(r["test_wer"]), "target_wer_sd": float(r["test_wer_sd"]),
+             "source_wer": float(r["source_test_wer"]), "relative_reduction": float(r["relative_reduction"])}
+            for r in self_training["scoreboard"]]
+
+
+def combined_scoreboard(dann: Mapping[str, Any] | None, self_training: Mapping[str, Any] | None
+                        ) -> list[dict[str, Any]]:
+    """The rows of both chapters, grouped by shift (in the order first met), then by what the
+    method reads of the target (nothing, audio, labels), then by target WER.
+
+    Args:
+        dann: notebook 05's results (``results/05_dann-<size>.json``), or None.
+        self_training: notebook 07's results (``results/07_self_training-<size>.json``), or None.
+    """
+    rows = (adaptation_rows(dann) if dann else []) + (self_training_rows(self_training) if self_training else [])
+    shifts = list(dict.fromkeys(r["shift"] for r in rows))
+    return sorted(rows, key=lambda r: (shifts.index(r["shift"]), _uses_rank(r["uses"]), r["notebook"],
+                                       r["method"] != "source-only", r["target_wer"]))
+
+
+def best_label_free_per_shift(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """For each shift, the label-free row (neither source-only nor label-using) with the largest
+    relative cut. For reporting only: every method's settings were fixed or chosen without
+    target labels before this looks at finished runs."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for r in rows:
+        if r["method"] == "source-only" or r["uses"] in ("nothing", "labels"):
+            continue
+        if r["shift"] not in best or r["relative_reduction"] > best[r["shift"]]["relative_reduction"]:
+            best[r["shift"]] = r
+    return best
+
+
+def render_scoreboard(data: Mapping[str, Any]) -> str:
+    """Markdown for the README: the combined scoreboard of one size (``data`` holds ``"dann"``
+    and ``"self_training"``, the two chapters' results)."""
+    rows = combined_scoreboard(data.get("dann"), data.get("self_training"))
+    lines = ["| shift | method | notebook | reads of the target | target WER % | seeds | cut vs source-only "
+             "| source WER % |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        spread = f" ± {100 * r['target_wer_sd']:.1f}" if r["seeds"] > 1 else ""
+        cut = "-" if r["method"] == "source-only" or math.isnan(r["relative_reduction"]) \
+            else f"{100 * r['relative_reduction']:+.1f}%"
+        lines.append(f"| {r['shift']} | {r['method']} | {r['notebook']} | {r['uses']} | "
+                     f"{100 * r['target_wer']:.1f}{spread} | {r['seeds']} | {cut} | {100 * r['source_wer']:.1f} |")
+    best = best_label_free_per_shift(rows)
+    summary = "; ".join(f"{shift}: {r['method']} {100 * r['relative_reduction']:+.1f}%" for shift, r in best.items())
+    lines.append("\nCut vs source-only: relative target WER reduction against the source-only run of the same "
+                 "notebook (positive: fewer errors). Label-free settings were fixed in the knobs cell or chosen "
+                 "by a label-free rule; rows that read labels are references. Best label-free cut per shift: "
+                 f"{summary or '-'}. Commands: `asrlab notebooks run 04 05 07`, then `asrlab report`.")
+    return "\n".join(lines)
+
+
+__all__ = ["adaptation_rows", "best_label_free_per_shift", "combined_scoreboard", "render_scoreboard",
+           "self_training_rows"]
