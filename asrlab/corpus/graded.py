@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,6 +47,13 @@ RECIPE_FILE = "graded.recipe.json"
 def noise_domain(snr_db: float) -> str:
     """The corpus domain of a noise level: ``noise_domain(5) == "noise-5db"``."""
     return f"noise-{snr_db:g}db"
+
+
+def graded_snr(domain: str) -> float | None:
+    """The SNR of a graded noise domain's name (``graded_snr("noise-5db") == 5.0``), or None for
+    any other domain name."""
+    match = re.fullmatch(r"noise-(-?\d+(?:\.\d+)?)db", domain)
+    return float(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
@@ -157,5 +165,5 @@ def build_graded_noise(corpus: str | os.PathLike, levels: Sequence[float] = NOIS
     return built
 
 
-__all__ = ["LABELLED_SHARE", "NOISE_LEVELS", "SOURCE_SPLIT", "GradedLevel", "build_graded_noise", "noise_domain",
+__all__ = ["LABELLED_SHARE", "NOISE_LEVELS", "SOURCE_SPLIT", "GradedLevel", "build_graded_noise", "graded_snr", "noise_domain",
            "split_by_duration"]

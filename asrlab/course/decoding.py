@@ -25,7 +25,6 @@ from typing import Mapping, Sequence
 
 import torch
 
-from asrlab.datasets import corpus_split as load_split  # noqa: F401  (the notebook's name for it)
 from asrlab.decoding.base import Decoder, decode_all
 from asrlab.evaluate import utterance_log_probs
 from asrlab.lm import build_lm, choose_weight, interpolate, read_texts

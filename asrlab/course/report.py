@@ -218,8 +218,10 @@ def render_adaptation(data: dict[str, Any]) -> str:
     lines.append(f"\nMean ± standard deviation over {seeds} seeds, {data.get('steps', '?')} optimiser steps per run. "
                  f"Lambda and layer chosen on the first seed by the label-free rule `{data.get('rule', '?')}` "
                  "(the oracle's choice and its gap are in the notebook). Goal: MMD and DANN each cut target WER by "
-                 f"{100 * goal.get('min_relative', 0.2):.0f}% relative to source-only on "
-                 f"{goal.get('min_shifts', 2)} shifts without raising source WER by more than "
+                 f"{100 * goal.get('min_relative', 0.2):.0f}% relative to source-only"
+                 + (f", by more than {goal['min_spreads']:g} times the spread over seeds," if goal.get("min_spreads") else "")
+                 + f" on {goal.get('min_shifts', 2)} shift{'' if goal.get('min_shifts', 2) == 1 else 's'} "
+                 "without raising source WER by more than "
                  f"{100 * goal.get('max_source_rise', 0.01):.0f} point; met on: {met or '-'}; "
                  f"{'reached' if check.get('reached') else 'not reached'}. "
                  "Command: `asrlab notebooks run 04_mmd 05_dann`.")
