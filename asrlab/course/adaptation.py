@@ -80,7 +80,7 @@ LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
 #: ``results/05_dann-full.json``): notebook 04's knobs (so that it reuses those runs) without the
 #: toy's shifts, plus DANN's grid and the label-using references' minutes and audio budget.
 _KNOBS_05_OWN: dict[str, dict[str, Any]] = {
-    "smoke": {"DANN_GRID": ((0.1, 1.0), (-1,)), "REF_MINUTES": 0.5, "REF_BUDGET_S": 20},
+    "smoke": {"DANN_GRID": ((0.1, 1.0), (-1,)), "REF_MINUTES": 0.3, "REF_BUDGET_S": 20},
     "lab": {"DANN_GRID": ((0.1, 1.0), (-1,)), "REF_MINUTES": 3.0, "REF_BUDGET_S": 600},
     "full": {"DANN_GRID": ((0.1, 0.3, 1.0), (-1,)), "REF_MINUTES": 5.0, "REF_BUDGET_S": 1200},
 }
