@@ -69,3 +69,18 @@ def test_readme_section_is_written_from_either_results_file(tmp_path: Path):
     assert update_readme(readme, tmp_path / "results") == ["scoreboard-lab"]
     text = readme.read_text()
     assert "self-training" in text and "<!-- asrlab:scoreboard -->\n?\n" in text
+
+
+def test_severity_figure_plots_graded_levels_only():
+    from asrlab.course.scoreboard import severity_figure
+
+    fig = severity_figure(combined_scoreboard(DANN, SELF_TRAINING))
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert "mmd (04-05; audio only)" in labels and "self-training (07; audio only)" in labels
+    assert not any("dann" in label for label in labels)          # accent only: not a graded level
+    assert ax.xaxis_inverted()
+    import pytest
+
+    with pytest.raises(ValueError, match="graded"):
+        severity_figure(combined_scoreboard({"summary": DANN["summary"][3:]}, None))

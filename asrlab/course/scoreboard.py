@@ -9,8 +9,19 @@ table names that notebook. Every row says what the method read of the target dom
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Mapping, Sequence
+
+from asrlab.corpus.graded import graded_snr
+from asrlab.course.figure import Figure
+from asrlab.course.runner import results_path
+
+#: Headers of the scoreboard's table (``show_table(rows, COLUMNS)``).
+COLUMNS: dict[str, str] = {"shift": "shift", "method": "method", "notebook": "notebook",
+                           "uses": "reads of the target", "target_wer": "target WER %",
+                           "target_wer_sd": "sd over seeds %", "seeds": "seeds",
+                           "relative_reduction": "cut vs source-only %", "source_wer": "source WER %"}
 
 #: What a method of notebooks 04-05 reads of the target: alignment methods read its audio only.
 _ALIGNMENT_USES = "audio only"
@@ -60,6 +71,45 @@ def combined_scoreboard(dann: Mapping[str, Any] | None, self_training: Mapping[s
                                        r["method"] != "source-only", r["target_wer"]))
 
 
+def chapter_results(name: str, size: str) -> dict[str, Any] | None:
+    """The results a notebook saved at ``size`` (``results/<name>-<size>.json``), or None when it
+    has not run at that size."""
+    path = results_path(name, size)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def severity_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Relative WER cut against source-only of every method on the graded noise levels, the
+    severest shift on the right: notebooks 04-05's methods solid, 07's dashed, label-using
+    references in grey.
+
+    Args:
+        rows: :func:`combined_scoreboard` rows (rows of other shifts are left out).
+    """
+    graded = [r for r in rows if graded_snr(r["shift"]) is not None and r["method"] != "source-only"]
+    if not graded:
+        raise ValueError("severity_figure needs rows on graded noise levels (shifts named noise-<snr>db)")
+    fig = Figure(figsize=(8.0, 4.5), layout="constrained")
+    ax = fig.subplots()
+    series = list(dict.fromkeys((r["notebook"], r["method"]) for r in graded))
+    for i, (notebook, method) in enumerate(series):
+        mine = sorted((r for r in graded if (r["notebook"], r["method"]) == (notebook, method)),
+                      key=lambda r: -graded_snr(r["shift"]))
+        labels = mine[0]["uses"] == "labels"
+        ax.plot([graded_snr(r["shift"]) for r in mine], [100 * r["relative_reduction"] for r in mine],
+                marker="o", linestyle="--" if notebook == "07" else "-",
+                color="grey" if labels else f"C{i % 10}", alpha=0.7 if labels else 1.0,
+                label=f"{method} ({notebook}; {mine[0]['uses']})")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.invert_xaxis()
+    ax.set_xlabel("signal-to-noise ratio (dB): the shift grows to the right")
+    ax.set_ylabel("target WER cut vs source-only (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", frameon=False, loc="upper left")
+    ax.set_title(title or "what each method gains, against the severity of the shift")
+    return fig
+
+
 def best_label_free_per_shift(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """For each shift, the label-free row (neither source-only nor label-using) with the largest
     relative cut. For reporting only: every method's settings were fixed or chosen without
@@ -94,5 +144,5 @@ def render_scoreboard(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["adaptation_rows", "best_label_free_per_shift", "combined_scoreboard", "render_scoreboard",
-           "self_training_rows"]
+__all__ = ["COLUMNS", "adaptation_rows", "best_label_free_per_shift", "chapter_results", "combined_scoreboard",
+           "render_scoreboard", "self_training_rows", "severity_figure"]
