@@ -11,6 +11,7 @@ from asrlab.adapt.tta import TTAConfig
 from asrlab.config import FeatureConfig, ModelConfig
 from asrlab.course import self_training as st
 from asrlab.course.self_training_plots import ladder_figure, pseudo_label_figure
+from asrlab.manifest import manifest_path, read_manifest
 from asrlab.models import build_model
 from asrlab.models.checkpoint import LoadedModel
 from asrlab.text import CharVocabulary
@@ -62,12 +63,13 @@ def test_the_ladder_runs_every_method_at_every_level_and_reuses_finished_runs(co
     source_test = st.corpus_split(corpus, "source", "test", loaded)
     lm = st.source_text_lm(corpus, tmp_path / "lm.arpa")
     seen = []
+    source_train = read_manifest(manifest_path(corpus, "source", "train"))
     runs = st.run_ladder(loaded, levels[:1], source_test, KNOBS, seeds=(0, 1), lm_path=lm, cache_dir=tmp_path / "runs",
-                         report=seen.append)
+                         source_train=source_train, report=seen.append)
     assert [(r.method, r.seed) for r in runs] == [
         (st.SOURCE_ONLY, 0), (st.SELF_TRAINING, 0), (st.SELF_TRAINING, 1), (st.SELF_TRAINING_LM, 0),
-        (st.SELF_TRAINING_LM, 1), (st.TEST_TIME, 0), (st.COMBINED, 0), (st.COMBINED, 1), (st.REFERENCE, 0),
-        (st.REFERENCE, 1)]
+        (st.SELF_TRAINING_LM, 1), (st.TEST_TIME, 0), (st.COMBINED, 0), (st.COMBINED, 1), (st.SIMULATED, 0),
+        (st.SIMULATED, 1), (st.REFERENCE, 0), (st.REFERENCE, 1)]
     assert seen == runs
     by = {(r.method, r.seed): r for r in runs}
     # test-time adaptation resets the weights: the clean source test reads as before
@@ -76,8 +78,14 @@ def test_the_ladder_runs_every_method_at_every_level_and_reuses_finished_runs(co
     assert by[st.REFERENCE, 0].details["labelled_minutes"] > 0
     assert by[st.SELF_TRAINING, 1].details["rounds"][0]["kept"] >= 1
     assert by[st.COMBINED, 0].uses == "audio only" and by[st.COMBINED, 0].details["rounds"][0]["steps"] >= 1
+    # the simulated method drew its noise from the target audio and its labels from the source
+    simulated = by[st.SIMULATED, 0]
+    assert "source labels" in simulated.uses and simulated.details["noise_seconds"] > 0
+    assert simulated.details["source_minutes"] == pytest.approx(sum(u.duration for u in levels[0].unlabelled) / 60,
+                                                                abs=0.01)
+    assert (tmp_path / "runs" / "simulated" / "noise-20db-s0" / "audio").is_dir()
     cached = st.run_ladder(loaded, levels[:1], source_test, KNOBS, seeds=(0, 1), lm_path=lm,
-                           cache_dir=tmp_path / "runs")
+                           source_train=source_train, cache_dir=tmp_path / "runs")
     assert [r.as_dict() for r in cached] == [r.as_dict() for r in runs]  # read back, seconds and all
 
 
@@ -97,3 +105,5 @@ def test_unknown_method_and_missing_lm_are_refused(corpus, loaded):
         st.run_method("magic", loaded, level, source_test, KNOBS)
     with pytest.raises(ValueError, match="lm_path"):
         st.run_method(st.SELF_TRAINING_LM, loaded, level, source_test, KNOBS)
+    with pytest.raises(ValueError, match="source_train"):
+        st.run_method(st.SIMULATED, loaded, level, source_test, KNOBS)

@@ -17,6 +17,11 @@ method                        what it uses of the target      how
 ``self-training + MMD``       audio                           self-training whose training batches
                                                               are also aligned (MMD) with the
                                                               unlabelled target audio: combined
+``source + target noise``     audio (its noise) and           the target's noise, cut from the
+                              source labels                   quiet frames of its unlabelled audio,
+                                                              mixed into as many minutes of
+                                                              labelled source speech; every
+                                                              weight fine-tuned on that
 ``fine-tuning on labels``     labels (reference)              every weight fine-tuned on the
                                                               unlabelled split's *true*
                                                               transcripts: self-training with
@@ -61,13 +66,15 @@ SELF_TRAINING = "self-training"
 SELF_TRAINING_LM = "self-training + source LM"
 TEST_TIME = "test-time adaptation"
 COMBINED = "self-training + MMD"
+SIMULATED = "source + target noise"
 REFERENCE = "fine-tuning on labels"
 #: The compared methods, in table order.
-METHODS: tuple[str, ...] = (SOURCE_ONLY, SELF_TRAINING, SELF_TRAINING_LM, TEST_TIME, COMBINED, REFERENCE)
+METHODS: tuple[str, ...] = (SOURCE_ONLY, SELF_TRAINING, SELF_TRAINING_LM, TEST_TIME, COMBINED, SIMULATED, REFERENCE)
 #: What each method reads of the target domain (every table says it).
 USES: dict[str, str] = {SOURCE_ONLY: "nothing", SELF_TRAINING: "audio only",
                         SELF_TRAINING_LM: "audio only (+ source text)", TEST_TIME: "audio only (per utterance)",
-                        COMBINED: "audio only", REFERENCE: "labels"}
+                        COMBINED: "audio only", SIMULATED: "audio only (its noise) + source labels",
+                        REFERENCE: "labels"}
 #: Batching of every fine-tuning run (20 s of padded audio per step).
 BATCH = LoaderConfig(max_seconds=20.0, num_workers=0)
 
@@ -96,6 +103,11 @@ class Knobs:
     tta: TTAConfig
     beam: int
     alignment: AlignmentConfig = AlignmentConfig(method="mmd", weight=1.0, layer=-1)
+    #: labelled source minutes that the target's noise is mixed into (``source + target noise``);
+    #: None: as many as the level's unlabelled split holds, so every trained method sees as much audio
+    simulated_minutes: float | None = None
+    #: the share of each target utterance's quietest frames taken as its noise
+    noise_quantile: float = 0.1
 
     def train_config(self, seed: int) -> TrainConfig:
         """The fine-tuning settings of self-training and of the reference."""
@@ -159,8 +171,12 @@ class LadderRun:
 
 
 def run_method(method: str, loaded: LoadedModel, level: Level, source_test: SpeechDataset, knobs: Knobs, *,
-               seed: int = 0, lm_path: str | Path | None = None, device: Any = "cpu") -> LadderRun:
-    """Run one method at one level and score it on the level's test set and the source test set."""
+               seed: int = 0, lm_path: str | Path | None = None, source_train: Sequence[Utterance] = (),
+               work_dir: str | Path | None = None, device: Any = "cpu") -> LadderRun:
+    """Run one method at one level and score it on the level's test set and the source test set.
+
+    ``source_train`` (labelled source utterances) and ``work_dir`` (where its noisy copies are
+    written) are needed by ``source + target noise`` only."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     started = time.perf_counter()
@@ -177,6 +193,8 @@ def run_method(method: str, loaded: LoadedModel, level: Level, source_test: Spee
                             alignment=knobs.alignment if method == COMBINED else None)
         model = result.model
         details["rounds"] = [r.as_dict() for r in result.rounds]
+    elif method == SIMULATED:
+        model, details = _train_on_simulated(loaded, level, knobs, seed, source_train, work_dir)
     elif method == REFERENCE:
         from asrlab.finetune import finetune
 
@@ -197,9 +215,34 @@ def run_method(method: str, loaded: LoadedModel, level: Level, source_test: Spee
                      round(time.perf_counter() - started, 1), USES[method], details)
 
 
+def _train_on_simulated(loaded: LoadedModel, level: Level, knobs: Knobs, seed: int,
+                        source_train: Sequence[Utterance], work_dir: str | Path | None) -> tuple[Any, dict[str, Any]]:
+    """``source + target noise``: estimate the noise of the level's unlabelled audio, mix it into
+    labelled source speech, fine-tune every weight on the mix."""
+    import tempfile
+
+    from asrlab.adapt.noise_simulation import estimate_noise, simulate_utterances
+    from asrlab.audio import load_audio
+    from asrlab.course.fine_tuning import take_minutes
+    from asrlab.finetune import finetune
+
+    if not source_train:
+        raise ValueError(f"{SIMULATED} needs source_train: the labelled source utterances to mix the noise into")
+    estimate = estimate_noise([load_audio(u.audio) for u in level.unlabelled], quantile=knobs.noise_quantile)
+    minutes = knobs.simulated_minutes or sum(u.duration for u in level.unlabelled) / 60.0
+    chosen = take_minutes(source_train, minutes, seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(work_dir) / f"{level.domain}-s{seed}" if work_dir is not None else Path(scratch)
+        simulated = simulate_utterances(chosen, estimate, out, domain=f"{level.domain}-simulated", seed=seed)
+        model = finetune(loaded, model_dataset(simulated, loaded), "full", knobs.train_config(seed), data=BATCH).model
+    details = {"noise_seconds": round(estimate.seconds, 1), "source_minutes": round(minutes, 2),
+               "estimated_snr_db": [round(float(q), 1) for q in np.percentile(estimate.snr_db, (10, 50, 90))]}
+    return model, details
+
+
 def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: SpeechDataset, knobs: Knobs, *,
                methods: Sequence[str] = METHODS, seeds: Sequence[int] = (0,), lm_path: str | Path | None = None,
-               cache_dir: str | Path | None = None, device: Any = "cpu",
+               source_train: Sequence[Utterance] = (), cache_dir: str | Path | None = None, device: Any = "cpu",
                report: Callable[[LadderRun], None] | None = None) -> list[LadderRun]:
     """Every method at every level and seed (source-only and test-time adaptation, which train
     nothing, once per level), each run kept as JSON in ``cache_dir`` and reused while its
@@ -214,6 +257,8 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
                 settings = {"method": method, "seed": seed, "level": level.domain, "knobs": asdict(knobs),
                             "sizes": [len(level.train), len(level.unlabelled), len(level.test), len(source_test)],
                             "model": fingerprint}
+                if method == SIMULATED:
+                    settings["source_train"] = len(source_train)
                 cache = (Path(cache_dir) / f"{level.domain}-{method.replace(' ', '_')}-s{seed}.json"
                          if cache_dir is not None else None)
                 run = None
@@ -223,6 +268,8 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
                         run = LadderRun(**stored["run"])
                 if run is None:
                     run = run_method(method, loaded, level, source_test, knobs, seed=seed, lm_path=lm_path,
+                                     source_train=source_train,
+                                     work_dir=Path(cache_dir) / "simulated" if cache_dir is not None else None,
                                      device=device)
                     if cache is not None:
                         save_json(cache, finite_json({"settings": settings, "run": run.as_dict()}))
@@ -289,6 +336,7 @@ def best_label_free(rows: Sequence[Mapping[str, Any]], level: str) -> Mapping[st
     return min(free, key=lambda r: r["test_wer"])
 
 
-__all__ = ["BATCH", "COMBINED", "LESSON_KNOBS", "METHODS", "REFERENCE", "SELF_TRAINING", "SELF_TRAINING_LM", "SOURCE_ONLY",
+__all__ = ["BATCH", "COMBINED", "LESSON_KNOBS", "METHODS", "REFERENCE", "SELF_TRAINING", "SELF_TRAINING_LM", "SIMULATED",
+           "SOURCE_ONLY",
            "TEST_TIME", "USES", "Knobs", "LadderRun", "Level", "best_label_free", "corpus_split", "load_levels",
            "pseudo_label_curve", "run_ladder", "run_method", "scoreboard", "source_text_lm"]

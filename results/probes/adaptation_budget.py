@@ -5,6 +5,9 @@ Measured on the lab corpus's *dev* splits (never test), with the shipped source 
     python results/probes/adaptation_budget.py labels noise-10db 1e-3 8
         fine-tune every weight on the true transcripts of the level's unlabelled split
         (the label-using reference), dev WER after each epoch
+    python results/probes/adaptation_budget.py simulate noise-10db 2e-4 3 8
+        the target's noise (from its unlabelled audio) mixed into 8 minutes of labelled source
+        speech, every weight fine-tuned on that, dev WER after each epoch
     python results/probes/adaptation_budget.py align noise-10db mmd 1.0 -1 150 1e-3
         CTC on the labelled source train split + lambda * alignment with the level's unlabelled
         audio, for a number of optimiser steps (lambda 0: source-only), then target and source dev WER
@@ -46,6 +49,31 @@ def labels(level: str, lr: float, epochs: int) -> dict:
             "seconds": round(time.time() - started)}
 
 
+def simulate(level: str, lr: float, epochs: int, minutes: float) -> dict:
+    import tempfile
+
+    from asrlab.adapt.noise_simulation import estimate_noise, simulate_utterances
+    from asrlab.audio import load_audio
+    from asrlab.course.fine_tuning import take_minutes
+    from asrlab.manifest import read_manifest
+
+    corpus = data_dir() / "corpus-lab"
+    loaded = load_pretrained("asrlab-source")
+    snr = float(level.removeprefix("noise-").removesuffix("db"))
+    lvl = st.load_levels(corpus, (snr,), loaded)[0]
+    estimate = estimate_noise([load_audio(u.audio) for u in lvl.unlabelled], quantile=0.1)
+    chosen = take_minutes(read_manifest(manifest_path(corpus, "source", "train")), minutes, 0)
+    config = replace(TrainConfig(), epochs=epochs, lr=lr, warmup_steps=10, seed=0, checkpoint_every=0, eval_every=0)
+    started = time.time()
+    with tempfile.TemporaryDirectory() as out:
+        simulated = simulate_utterances(chosen, estimate, out, domain=f"{level}-simulated", seed=0)
+        result = finetune(loaded, model_dataset(simulated, loaded), "full", config, dev=lvl.dev, data=BATCH)
+    return {"level": snr, "method": "source + target noise", "lr": lr, "epochs": epochs, "minutes": minutes,
+            "base_dev": round(evaluate(loaded.model, lvl.dev, BATCH).rates.wer, 3),
+            "history": [(h["epoch"], round(h["dev_wer"], 3)) for h in result.history.evals],
+            "seconds": round(time.time() - started)}
+
+
 def align(level: str, method: str, weight: float, layer: int, steps: int, lr: float) -> dict:
     corpus = data_dir() / "corpus-lab"
     loaded = load_pretrained("asrlab-source")
@@ -71,8 +99,10 @@ if __name__ == "__main__":
     kind, *args = sys.argv[1:]
     if kind == "labels":
         row = labels(args[0], float(args[1]), int(args[2]))
+    elif kind == "simulate":
+        row = simulate(args[0], float(args[1]), int(args[2]), float(args[3]))
     elif kind == "align":
         row = align(args[0], args[1], float(args[2]), int(args[3]), int(args[4]), float(args[5]))
     else:
-        raise SystemExit(f"unknown probe {kind!r}: use 'labels' or 'align' (see the docstring)")
+        raise SystemExit(f"unknown probe {kind!r}: use 'labels', 'simulate' or 'align' (see the docstring)")
     print(json.dumps(row), flush=True)
