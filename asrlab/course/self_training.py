@@ -87,8 +87,8 @@ LESSON_KNOBS: dict[str, dict[str, object]] = {
             "LIMIT": None,
             "EPOCHS": 3, "LR": 2e-4, "SHARE": 0.6, "ROUNDS": 1, "TTA_STEPS": 2, "TTA_LR": 1e-4,
             "TTA_PARAMETERS": "frontend", "BEAM": 8, "SEEDS": (0,)},
-    "full": {"LEVELS": (30.0, 20.0, 15.0, 10.0, 5.0), "METHODS": METHODS, "LIMIT": None, "EPOCHS": 8, "LR": 2e-4,
-             "SHARE": 0.6, "ROUNDS": 2, "TTA_STEPS": 5, "TTA_LR": 1e-4, "TTA_PARAMETERS": "frontend", "BEAM": 16,
+    "full": {"LEVELS": (20.0, 10.0, 5.0), "METHODS": METHODS, "LIMIT": None, "EPOCHS": 3, "LR": 2e-4,
+             "SHARE": 0.6, "ROUNDS": 1, "TTA_STEPS": 3, "TTA_LR": 1e-4, "TTA_PARAMETERS": "frontend", "BEAM": 16,
              "SEEDS": (0, 1, 2)},
 }
 
