@@ -63,15 +63,15 @@ ORACLE = "oracle"
 _KNOBS_04_SHARED: dict[str, Any] = {"RULE": "source-dev",
                                      "TOY_SHIFTS": (0.0, 0.5, 1.0, 2.0, 3.0), "TOY_STEPS": 120, "SEED": 0}
 LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
-    "smoke": {**_KNOBS_04_SHARED, "SHIFTS": ("accent", "noise-20db"), "SEEDS": (0,), "STEPS": 2,
-              "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((1000.0,), (-1,))},
+    "smoke": {**_KNOBS_04_SHARED, "SHIFTS": ("accent", "noise-20db"), "SEEDS": (0,), "STEPS": 2, "LR": 1e-3,
+              "GRIDS": {"mmd": ((10.0,), (0,)), "coral": ((100.0,), (0,))},
               "MAX_EVAL": 4, "MAX_SCORE": 4, "MAX_SOURCE_TRAIN": 24, "ALIGN": {"max_frames": 256, "disc_hidden": 64}},
-    "lab": {**_KNOBS_04_SHARED, "SHIFTS": ("noise-20db", "noise-10db"), "SEEDS": (0,), "STEPS": 20,
-            "GRIDS": {"mmd": ((1.0, 10.0), (-1,)), "coral": ((100.0,), (-1,))},
+    "lab": {**_KNOBS_04_SHARED, "SHIFTS": ("noise-20db", "noise-10db"), "SEEDS": (0,), "STEPS": 40, "LR": 1e-3,
+            "GRIDS": {"mmd": ((10.0,), (0,)), "coral": ((100.0,), (0,))},
             "MAX_EVAL": 60, "MAX_SCORE": 60, "MAX_SOURCE_TRAIN": None,
             "ALIGN": {"max_frames": 512, "disc_hidden": 256}},
-    "full": {**_KNOBS_04_SHARED, "SHIFTS": ("accent", "noise-20db", "noise-10db"), "SEEDS": (0, 1, 2), "STEPS": 100,
-             "GRIDS": {"mmd": ((1.0, 10.0), (-1, -2)), "coral": ((100.0, 1000.0), (-1,))},
+    "full": {**_KNOBS_04_SHARED, "SHIFTS": ("noise-20db", "noise-10db"), "SEEDS": (0, 1, 2), "STEPS": 150, "LR": 1e-3,
+             "GRIDS": {"mmd": ((10.0, 30.0), (0, 1)), "coral": ((100.0, 1000.0), (0,))},
              "MAX_EVAL": 120, "MAX_SCORE": 120, "MAX_SOURCE_TRAIN": None,
              "ALIGN": {"max_frames": 512, "disc_hidden": 256}},
 }
@@ -80,9 +80,9 @@ LESSON_KNOBS_04: dict[str, dict[str, Any]] = {
 #: ``results/05_dann-full.json``): notebook 04's knobs (so that it reuses those runs) without the
 #: toy's shifts, plus DANN's grid and the label-using references' minutes and audio budget.
 _KNOBS_05_OWN: dict[str, dict[str, Any]] = {
-    "smoke": {"DANN_GRID": ((0.1, 1.0), (-1,)), "REF_MINUTES": 0.3, "REF_BUDGET_S": 20},
-    "lab": {"DANN_GRID": ((0.1, 1.0), (-1,)), "REF_MINUTES": 3.0, "REF_BUDGET_S": 600},
-    "full": {"DANN_GRID": ((0.1, 0.3, 1.0), (-1,)), "REF_MINUTES": 5.0, "REF_BUDGET_S": 1200},
+    "smoke": {"DANN_GRID": ((0.3,), (0,)), "REF_MINUTES": 0.3, "REF_BUDGET_S": 20},
+    "lab": {"DANN_GRID": ((0.3,), (0,)), "REF_MINUTES": 3.0, "REF_BUDGET_S": 600},
+    "full": {"DANN_GRID": ((0.3, 1.0), (0,)), "REF_MINUTES": 5.0, "REF_BUDGET_S": 1200},
 }
 LESSON_KNOBS_05: dict[str, dict[str, Any]] = {
     size: {**{k: v for k, v in knobs.items() if k != "TOY_SHIFTS"},
