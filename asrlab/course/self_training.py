@@ -85,7 +85,7 @@ LESSON_KNOBS: dict[str, dict[str, object]] = {
               "ROUNDS": 1, "TTA_STEPS": 1, "TTA_LR": 1e-4, "TTA_PARAMETERS": "frontend", "BEAM": 4, "SEEDS": (0,)},
     "lab": {"LEVELS": (20.0, 10.0), "METHODS": (SOURCE_ONLY, SELF_TRAINING, TEST_TIME, SIMULATED, REFERENCE),
             "LIMIT": None,
-            "EPOCHS": 3, "LR": 2e-4, "SHARE": 0.6, "ROUNDS": 1, "TTA_STEPS": 2, "TTA_LR": 1e-4,
+            "EPOCHS": 2, "LR": 2e-4, "SHARE": 0.6, "ROUNDS": 1, "TTA_STEPS": 2, "TTA_LR": 1e-4,
             "TTA_PARAMETERS": "frontend", "BEAM": 8, "SEEDS": (0,)},
     "full": {"LEVELS": (20.0, 10.0, 5.0), "METHODS": METHODS, "LIMIT": None, "EPOCHS": 3, "LR": 2e-4,
              "SHARE": 0.6, "ROUNDS": 1, "TTA_STEPS": 3, "TTA_LR": 1e-4, "TTA_PARAMETERS": "frontend", "BEAM": 16,
