@@ -235,6 +235,13 @@ def _search_data(data: ShiftData) -> SearchData:
     return SearchData(data.source_train, data.target_unlabelled, data.source_dev, data.target_score)
 
 
+def source_test_wer(model: CTCModel, data: ShiftData) -> float:
+    """Greedy WER of ``model`` on the shift's source test set (e.g. the pretrained model's, the
+    point from which forgetting is counted)."""
+    device = next(model.parameters()).device
+    return evaluate(model, data.source_test, FINETUNE_DATA, device).rates.wer
+
+
 def _test_wers(data: ShiftData, result: AdaptResult) -> dict[str, float]:
     """Greedy WER of an adapted model on the target and source test sets (scores, never choices)."""
     device = next(result.model.parameters()).device
@@ -617,5 +624,5 @@ def pooled_by_domain(model: CTCModel, datasets: Mapping[str, SpeechDataset], lay
 __all__ = ["DISC_COLUMNS", "FT_ALL", "FT_FEW", "GRID_COLUMNS", "HISTORY_KEYS", "LESSON_KNOBS_04", "headline", "LESSON_KNOBS_05",
            "COMPARED_METHODS", "ORACLE", "SELECTION_COLUMNS", "SELECTION_PERCENT", "SOURCE_ONLY", "SUMMARY_COLUMNS",
            "Comparison", "RunRecord", "ShiftData", "alignment_config", "choose", "compare_methods", "disc_acc_rows",
-           "gain_lines", "goal_check", "load_shift", "pooled_by_domain", "readable_rows", "reference_rows",
+           "gain_lines", "goal_check", "load_shift", "pooled_by_domain", "readable_rows", "reference_rows", "source_test_wer",
            "run_one", "selection_rows", "summarize"]
