@@ -236,6 +236,55 @@ def token_cap(seconds: float, tokens_per_second: float, slack: int = 4) -> int:
     return int(math.ceil(tokens_per_second * seconds)) + slack
 
 
+def _heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    b, t, d = x.shape
+    return x.view(b, t, n_head, d // n_head).transpose(1, 2)
+
+
+class DecoderCache:
+    """Keys and values for decoding one token at a time (:meth:`step`).
+
+    Cross-attention keys and values are computed once from the audio; self-attention keys and
+    values grow by one position per step. Equal to :func:`decoder_logits` over the whole prefix,
+    at a cost per step that does not grow with the square of the length.
+
+    Args:
+        model: the Whisper model.
+        audio: ``(B, S, D)`` encoder output and ``audio_lengths`` ``(B,)`` valid frames.
+    """
+
+    def __init__(self, model: "whisper.model.Whisper", audio: torch.Tensor, audio_lengths: torch.Tensor) -> None:
+        self.decoder = model.decoder
+        valid = lengths_to_mask(audio_lengths, audio.shape[1])
+        self.mask = None if bool(valid.all()) else valid[:, None, None, :]
+        self.cross = [(_heads(b.cross_attn.key(audio), b.cross_attn.n_head),
+                       _heads(b.cross_attn.value(audio), b.cross_attn.n_head)) for b in self.decoder.blocks]
+        self.past: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(self.cross)
+        self.position = 0
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Feed ``(B,)`` tokens at the next position; returns their ``(B, n_vocab)`` float32 logits."""
+        if self.position >= self.decoder.positional_embedding.shape[0]:
+            raise ValueError(f"the decoder holds {self.decoder.positional_embedding.shape[0]} positions")
+        x = self.decoder.token_embedding(tokens[:, None]) + self.decoder.positional_embedding[self.position]
+        for i, block in enumerate(self.decoder.blocks):
+            attn, h = block.attn, block.attn.n_head
+            y = block.attn_ln(x)
+            k, v = _heads(attn.key(y), h), _heads(attn.value(y), h)
+            if self.past[i] is not None:
+                k, v = torch.cat([self.past[i][0], k], 2), torch.cat([self.past[i][1], v], 2)
+            self.past[i] = (k, v)
+            out = F.scaled_dot_product_attention(_heads(attn.query(y), h), k, v)
+            x = x + attn.out(out.transpose(1, 2).flatten(2))
+            cross, (ck, cv) = block.cross_attn, self.cross[i]
+            out = F.scaled_dot_product_attention(_heads(cross.query(block.cross_attn_ln(x)), h), ck, cv,
+                                                 attn_mask=self.mask)
+            x = x + cross.out(out.transpose(1, 2).flatten(2))
+            x = x + block.mlp(block.mlp_ln(x))
+        self.position += 1
+        return (self.decoder.ln(x[:, 0]) @ self.decoder.token_embedding.weight.T).float()
+
+
 @torch.no_grad()
 def greedy_decode(model: "whisper.model.Whisper", feats: torch.Tensor, lengths: torch.Tensor,
                   tokenizer: "Tokenizer", max_tokens: Sequence[int], window: bool = False) -> list[str]:
@@ -243,7 +292,8 @@ def greedy_decode(model: "whisper.model.Whisper", feats: torch.Tensor, lengths: 
 
     Only text tokens and ``<|endoftext|>`` may be written (no timestamps or other special
     tokens), the first token may not end the transcript or be a bare space, and each
-    utterance stops at its own ``max_tokens``.
+    utterance stops at its own ``max_tokens``. Decodes one token at a time with a
+    :class:`DecoderCache`.
 
     Args:
         feats: ``(B, T, n_mels)`` and ``lengths`` ``(B,)``: :func:`log_mel_batch`.
@@ -257,28 +307,28 @@ def greedy_decode(model: "whisper.model.Whisper", feats: torch.Tensor, lengths: 
     if len(max_tokens) != feats.shape[0]:
         raise ValueError(f"{feats.shape[0]} utterances but {len(max_tokens)} token caps")
     device = feats.device
-    audio, audio_lengths = encode(model, feats, lengths.to(device), window)
-    prompt = torch.tensor(tokenizer.sot_sequence_including_notimestamps, device=device)
-    tokens = prompt.repeat(feats.shape[0], 1)
+    cache = DecoderCache(model, *encode(model, feats, lengths.to(device), window))
+    prompt = list(tokenizer.sot_sequence_including_notimestamps)
+    for token in prompt:
+        logits = cache.step(torch.full((feats.shape[0],), token, dtype=torch.long, device=device))
     caps = torch.tensor(list(max_tokens), device=device)
     done = torch.zeros(feats.shape[0], dtype=torch.bool, device=device)
     blank_start = tokenizer.encode(" ") + [tokenizer.eot]
+    written: list[torch.Tensor] = []
     for step in range(int(caps.max())):
-        logits = decoder_logits(model, tokens, audio, audio_lengths, last_only=True)[:, -1]
         logits[:, tokenizer.eot + 1:] = -math.inf
         if step == 0:
             logits[:, blank_start] = -math.inf
         nxt = logits.argmax(-1)
         nxt = torch.where(done | (step >= caps), torch.full_like(nxt, tokenizer.eot), nxt)
         done |= nxt == tokenizer.eot
-        tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+        written.append(nxt)
         if bool(done.all()):
             break
-    texts = []
-    for row in tokens[:, len(prompt):].tolist():
-        text = [t for t in row[: row.index(tokenizer.eot)] if t < tokenizer.eot] if tokenizer.eot in row else row
-        texts.append(tokenizer.decode(text).strip())
-    return texts
+        logits = cache.step(nxt)
+    rows = torch.stack(written, 1).tolist() if written else [[] for _ in range(feats.shape[0])]
+    return [tokenizer.decode(row[: row.index(tokenizer.eot)] if tokenizer.eot in row else row).strip()
+            for row in rows]
 
 
 @dataclass(frozen=True)
@@ -414,6 +464,6 @@ def apply_freezing(model: "whisper.model.Whisper", freezing: Freezing, top_layer
     return model
 
 
-__all__ = ["FREEZINGS", "IGNORE", "NO_SAFEGUARDS", "Freezing", "Safeguards", "TextTargets", "apply_freezing",
+__all__ = ["DecoderCache", "FREEZINGS", "IGNORE", "NO_SAFEGUARDS", "Freezing", "Safeguards", "TextTargets", "apply_freezing",
            "decoder_logits", "encode", "encode_windows", "greedy_decode", "log_mel_batch", "seq2seq_loss", "text_targets",
            "token_cap", "whisper_tokenizer", "window_decode"]
