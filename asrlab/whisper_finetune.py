@@ -25,9 +25,9 @@ from asrlab.audio import load_audio
 from asrlab.config import TrainConfig
 from asrlab.files import check_writable
 from asrlab.manifest import read_manifest
-from asrlab.models.whisper_seq2seq import (FREEZINGS, Freezing, apply_freezing, greedy_decode, log_mel_batch,
-                                           seq2seq_loss, text_targets, token_cap, whisper_tokenizer, window_decode,
-                                           Safeguards)
+from asrlab.models.whisper_seq2seq import (FREEZINGS, Freezing, Safeguards, apply_freezing, log_mel_batch,
+                                           seq2seq_loss, text_targets, transcribe_variable, whisper_tokenizer,
+                                           window_decode)
 from asrlab.models.whisper_tuned import save_tuned_whisper
 from asrlab.train import new_state, optimizer_step
 
@@ -207,18 +207,36 @@ def transcribe(model: "whisper.model.Whisper", waves: Sequence[np.ndarray], *, w
     if window:
         return window_decode(model, waves, guards or Safeguards(tokens_per_second=tokens_per_second),
                              batch_size=batch_size)
-    tokenizer = whisper_tokenizer(model)
-    device = next(model.parameters()).device
-    order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
-    texts = [""] * len(waves)
-    model.eval()
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        feats, lengths = log_mel_batch([waves[i] for i in batch], model.dims.n_mels)
-        caps = [token_cap(len(waves[i]) / 16_000, tokens_per_second) for i in batch]
-        for i, text in zip(batch, greedy_decode(model, feats.to(device), lengths, tokenizer, caps)):
-            texts[i] = text
-    return texts
+    return transcribe_variable(model, waves, tokens_per_second, batch_size)
+
+
+#: ``asrlab finetune``'s regimes for Whisper, and what each trains.
+WHISPER_REGIMES: dict[str, str] = {
+    "head": "the decoder (Whisper's output side: embeddings, blocks, final norm), the encoder frozen",
+    "top-k": "the decoder and the top k encoder blocks",
+    "full": "everything",
+    "l2sp": "everything, pulled towards the shipped weights (L2-SP)",
+}
+
+
+def regime_config(regime: str, *, k: int = 2, l2sp_alpha: float = 1.0, **settings: Any) -> WhisperTuneConfig:
+    """The :class:`WhisperTuneConfig` of one of ``asrlab finetune``'s regimes (:data:`WHISPER_REGIMES`).
+
+    Args:
+        regime: ``"head"`` (decoder only), ``"top-k"``, ``"full"`` or ``"l2sp"``.
+        k: encoder blocks trained by ``"top-k"``.
+        l2sp_alpha: the L2-SP strength of ``"l2sp"``.
+        settings: other :class:`WhisperTuneConfig` fields (``lr``, ``steps``, ...).
+
+    Raises:
+        ValueError: a regime that does not apply to Whisper fine-tuned end to end.
+    """
+    if regime not in WHISPER_REGIMES:
+        raise ValueError(f"regime {regime!r} does not apply to Whisper fine-tuned end to end; use one of "
+                         + ", ".join(f"{name} ({what})" for name, what in WHISPER_REGIMES.items()))
+    freezing = {"head": "decoder", "top-k": "top-encoder"}.get(regime, "all")
+    return WhisperTuneConfig(freezing=freezing, top_layers=k, l2sp_alpha=l2sp_alpha if regime == "l2sp" else 0.0,
+                             **settings)
 
 
 def finetune_whisper_manifests(init: str, train: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
@@ -273,5 +291,5 @@ def _checked(manifests: Sequence[str | os.PathLike]) -> Labelled:
     return Labelled(waves, texts)
 
 
-__all__ = ["Labelled", "WhisperTuneConfig", "WhisperTuneResult", "finetune_whisper", "finetune_whisper_manifests",
+__all__ = ["WHISPER_REGIMES", "Labelled", "regime_config", "WhisperTuneConfig", "WhisperTuneResult", "finetune_whisper", "finetune_whisper_manifests",
            "l2sp_term", "read_labelled", "transcribe"]

@@ -222,3 +222,75 @@ def test_decoder_cache_gives_the_full_decoders_logits(tiny):
         cache = DecoderCache(tiny, audio, audio_lengths)
         steps = torch.stack([cache.step(tokens[:, i]) for i in range(tokens.shape[1])], 1)
     torch.testing.assert_close(steps, full, atol=1e-4, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- command line
+@pytest.fixture()
+def tiny_zoo(tiny, monkeypatch):
+    """``load_pretrained("whisper-tiny.en")`` gives the tiny random Whisper (no weights needed)."""
+    from asrlab.models import zoo
+
+    monkeypatch.setattr(zoo, "load_pretrained", lambda name: zoo.ZeroShotModel(name, tiny, {"name": name}))
+    return tiny
+
+
+def _manifest(tmp_path, items, name="train.jsonl"):
+    import json
+
+    from asrlab.audio import save_audio
+
+    lines = []
+    for i, (wave, text) in enumerate(items):
+        path = tmp_path / f"{name}-{i}.wav"
+        save_audio(path, wave)
+        lines.append(json.dumps({"audio": path.name, "text": text, "duration": len(wave) / 16_000,
+                                 "domain": "accent", "speaker": "s", "split": "train"}))
+    manifest = tmp_path / name
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def test_cli_finetunes_whisper_end_to_end_then_evaluates_and_transcribes(tiny_zoo, tmp_path, capsys):
+    from asrlab.cli import main
+
+    manifest = _manifest(tmp_path, [(_tone(0.8, 300.0), "the cat sat"), (_tone(1.2, 700.0), "a red boat")])
+    out = tmp_path / "run"
+    assert main(["finetune", "--init", "whisper-tiny.en", "--train", str(manifest), "--regime", "head",
+                 "--steps", "2", "--batch-size", "2", "--out", str(out), "--quiet"]) == 0
+    assert "whisper-tiny.en head" in capsys.readouterr().out
+    payload = torch.load(out / "model.pt", weights_only=True)
+    assert payload["base"] == "whisper-tiny.en" and payload["meta"]["input"] == "variable"
+    assert payload["changed"] and all(k.startswith("decoder.") for k in payload["changed"])  # head: the decoder
+    assert main(["eval", "--model", str(out), "--manifest", str(manifest), "--json"]) == 0
+    assert '"wer"' in capsys.readouterr().out
+    assert main(["transcribe", "--model", str(out), str(tmp_path / "train.jsonl-0.wav")]) == 0
+    assert "train.jsonl-0.wav\t" in capsys.readouterr().out
+
+
+def test_cli_refuses_what_whisper_cannot_train_on(tiny_zoo, tmp_path, capsys):
+    from asrlab.cli import main
+
+    manifest = _manifest(tmp_path, [(_tone(0.8, 300.0), "the cat sat")])
+    args = ["finetune", "--init", "whisper-tiny.en", "--train", str(manifest), "--steps", "1", "--quiet"]
+    assert main(args + ["--regime", "scratch", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "'scratch' does not apply to Whisper" in err and "head (the decoder" in err
+    long = _manifest(tmp_path, [(_tone(0.8, 300.0), "ok"), (np.zeros(31 * 16_000, np.float32), "too long")], "long.jsonl")
+    assert main(["finetune", "--init", "whisper-tiny.en", "--train", str(long), "--regime", "full", "--quiet",
+                 "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "long.jsonl, line 2" in err and "longer than Whisper's 30 s window; split it or remove the line" in err
+    empty = _manifest(tmp_path, [(_tone(0.8, 300.0), " ")], "empty.jsonl")
+    assert main(["finetune", "--init", "whisper-tiny.en", "--train", str(empty), "--regime", "full", "--quiet",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "empty.jsonl, line 1: empty transcript" in capsys.readouterr().err
+
+
+def test_regime_config_maps_the_cli_regimes():
+    from asrlab.whisper_finetune import regime_config
+
+    assert regime_config("head").freezing == "decoder"
+    assert (regime_config("top-k", k=3).freezing, regime_config("top-k", k=3).top_layers) == ("top-encoder", 3)
+    assert regime_config("l2sp", l2sp_alpha=0.5).l2sp_alpha == 0.5 and regime_config("full").l2sp_alpha == 0.0
+    with pytest.raises(ValueError, match="does not apply to Whisper"):
+        regime_config("layerwise")

@@ -331,6 +331,30 @@ def greedy_decode(model: "whisper.model.Whisper", feats: torch.Tensor, lengths: 
             for row in rows]
 
 
+def transcribe_variable(model: "whisper.model.Whisper", waves: Sequence[np.ndarray], tokens_per_second: float = 6.0,
+                        batch_size: int = 8) -> list[str]:
+    """Transcribe on variable-length input (:func:`greedy_decode`), as a model fine-tuned on it is decoded.
+
+    Utterances are sorted by length and decoded in batches (little padding); each is capped at
+    :func:`token_cap` of its duration.
+
+    Returns:
+        One text per wave, as Whisper writes it (normalise before scoring).
+    """
+    tokenizer = whisper_tokenizer(model)
+    device = next(model.parameters()).device
+    order = sorted(range(len(waves)), key=lambda i: len(waves[i]))
+    texts = [""] * len(waves)
+    model.eval()
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        feats, lengths = log_mel_batch([waves[i] for i in batch], model.dims.n_mels)
+        caps = [token_cap(len(waves[i]) / WHISPER_SAMPLE_RATE, tokens_per_second) for i in batch]
+        for i, text in zip(batch, greedy_decode(model, feats.to(device), lengths, tokenizer, caps)):
+            texts[i] = text
+    return texts
+
+
 @dataclass(frozen=True)
 class Safeguards:
     """Whisper's own defences against runaway decoding, as ``model.transcribe`` applies them.
@@ -466,4 +490,4 @@ def apply_freezing(model: "whisper.model.Whisper", freezing: Freezing, top_layer
 
 __all__ = ["DecoderCache", "FREEZINGS", "IGNORE", "NO_SAFEGUARDS", "Freezing", "Safeguards", "TextTargets", "apply_freezing",
            "decoder_logits", "encode", "encode_windows", "greedy_decode", "log_mel_batch", "seq2seq_loss", "text_targets",
-           "token_cap", "whisper_tokenizer", "window_decode"]
+           "token_cap", "transcribe_variable", "whisper_tokenizer", "window_decode"]
