@@ -95,9 +95,12 @@ class Labelled:
         return sum(len(w) for w in self.waves) / 16_000
 
 
-def read_labelled(manifests: Sequence[str | os.PathLike], limit: int | None = None) -> Labelled:
-    """The audio and transcripts of manifest files (the first ``limit`` lines of each)."""
-    utterances = [u for m in manifests for u in read_manifest(m)[:limit]]
+def read_labelled(manifests: Sequence[str | os.PathLike], limit: int | None = None,
+                  max_seconds: float | None = None) -> Labelled:
+    """The audio and transcripts of manifest files (the first ``limit`` lines of each), leaving
+    out utterances longer than ``max_seconds`` (e.g. 30: Whisper's window)."""
+    utterances = [u for m in manifests for u in read_manifest(m)[:limit]
+                  if max_seconds is None or u.duration <= max_seconds]
     return Labelled([load_audio(u.audio) for u in utterances], [u.text for u in utterances])
 
 
