@@ -26,7 +26,10 @@ TINY_DIMS = dict(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, 
 @pytest.fixture(scope="module")
 def tiny() -> "whisper.model.Whisper":
     torch.manual_seed(0)
-    return whisper.model.Whisper(whisper.model.ModelDimensions(**TINY_DIMS)).eval()
+    model = whisper.model.Whisper(whisper.model.ModelDimensions(**TINY_DIMS))
+    with torch.no_grad():   # openai-whisper leaves the decoder's positional embedding uninitialised (torch.empty)
+        model.decoder.positional_embedding.normal_(0.0, 0.02)
+    return model.eval()
 
 
 @pytest.fixture(scope="module")
