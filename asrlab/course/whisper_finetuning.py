@@ -211,8 +211,8 @@ def ctc_rows(results: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def mean_rows(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] = ("domain", "regime", "uses"),
-              values: Sequence[str] = ("target_wer", "source_wer", "forgetting", "relative_reduction",
-                                       "train_seconds")) -> list[dict[str, Any]]:
+              values: Sequence[str] = ("target_wer", "target_insertions", "source_wer", "forgetting",
+                                       "relative_reduction", "train_seconds")) -> list[dict[str, Any]]:
     """Rows averaged over seeds, with the standard deviation of the target WER and the seed count."""
     import statistics
 
