@@ -28,7 +28,7 @@ from asrlab.whisper_finetune import Labelled, WhisperTuneConfig, finetune_whispe
 
 #: Knob values the notebook's assertions about effects were measured with, per size.
 LESSON_KNOBS: dict[str, dict[str, object]] = {
-    "smoke": {"TARGETS": ("accent",), "TRAIN_UTTS": 8, "TEST_UTTS": 4, "STEPS": 3, "BATCH": 4, "LR": 1e-4,
+    "smoke": {"TARGETS": ("accent",), "TRAIN_UTTS": 8, "TEST_UTTS": 3, "STEPS": 2, "BATCH": 4, "LR": 1e-4,
               "REGIMES": ("decoder", "all"), "INPUTS": (), "SEEDS": (0,), "TEMPERATURES": (0.0,)},
     "lab": {"TARGETS": ("accent",), "TRAIN_UTTS": None, "TEST_UTTS": 24, "STEPS": 16, "BATCH": 8, "LR": 1e-4,
             "REGIMES": ("decoder", "top-encoder", "all"), "INPUTS": (), "SEEDS": (0,),
