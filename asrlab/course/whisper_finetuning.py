@@ -33,7 +33,7 @@ LESSON_KNOBS: dict[str, dict[str, object]] = {
     "lab": {"TARGETS": ("accent",), "TRAIN_UTTS": None, "TEST_UTTS": 24, "STEPS": 16, "BATCH": 8, "LR": 1e-4,
             "REGIMES": ("decoder", "top-encoder", "all"), "INPUTS": (), "SEEDS": (0,),
             "TEMPERATURES": (0.0, 0.4, 0.8)},
-    "full": {"TARGETS": ("accent", "noisy", "real_telephone"), "TRAIN_UTTS": None, "TEST_UTTS": None, "STEPS": 120,
+    "full": {"TARGETS": ("accent", "noisy", "real_telephone"), "TRAIN_UTTS": 230, "TEST_UTTS": None, "STEPS": 120,
              "BATCH": 8, "LR": 1e-4, "REGIMES": ("decoder", "top-encoder", "all", "all+l2sp", "all+replay"),
              "INPUTS": ("variable", "window"), "SEEDS": (0, 1, 2),
              "TEMPERATURES": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
