@@ -192,11 +192,14 @@ def register_pretrain(commands: Commands) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    if _is_whisper_base(args.init):
+        return _finetune_whisper(args)
     from asrlab.finetune import finetune_manifests
 
-    regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay, l2sp_alpha=args.l2sp_alpha)
+    regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay,
+                          l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha)
     result = finetune_manifests(args.init, args.train, regime, args.out, dev=args.dev, epochs=args.epochs,
-                                lr=args.lr, seed=args.seed, progress=not args.quiet)
+                                lr=args.lr or 1e-3, seed=args.seed, progress=not args.quiet)
     best = result.history.best_dev_wer
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
@@ -204,21 +207,50 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_whisper_base(init: str) -> bool:
+    """Whether ``--init`` names a Whisper that decodes with its own decoder (fine-tuned end to end)."""
+    from asrlab.models.zoo import get_entry, list_pretrained
+
+    return init in {e.name for e in list_pretrained()} and get_entry(init).kind == "zero-shot"
+
+
+def _finetune_whisper(args: argparse.Namespace) -> int:
+    from asrlab.whisper_finetune import finetune_whisper_manifests, regime_config
+
+    config = regime_config(args.regime, k=args.k, l2sp_alpha=args.l2sp_alpha if args.l2sp_alpha is not None else 1.0,
+                           lr=args.lr or 1e-4, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                           replay=args.replay_per_batch if args.replay else 0)
+    result = finetune_whisper_manifests(args.init, args.train, args.out, config, source=args.replay,
+                                        progress=not args.quiet)
+    print(f"{args.init} {args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters "
+          f"trained, {config.steps} steps in {result.seconds:.1f} s, loss {result.losses[0]:.2f} -> "
+          f"{result.losses[-1]:.2f}; model (the weights that changed): {result.meta['path']}")
+    return 0
+
+
 def register_finetune(commands: Commands) -> None:
     regime = RegimeConfig()
-    finetune = commands.add_parser("finetune", help="fine-tune a pretrained model on a target domain")
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a pretrained model on a target domain",
+        description="CTC models train with asrlab's CTC loss; --init whisper-tiny.en fine-tunes Whisper end to end "
+                    "(its decoder and tokenizer): regimes head (the decoder only), top-k (the decoder and the top k "
+                    "encoder blocks), full, l2sp.")
     finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
     finetune.add_argument("--train", required=True, type=Path, nargs="+")
     finetune.add_argument("--dev", type=Path, nargs="+")
     finetune.add_argument("--regime", required=True, choices=REGIMES)
     finetune.add_argument("--out", required=True, type=Path)
     finetune.add_argument("--epochs", type=int, default=10)
-    finetune.add_argument("--lr", type=float, default=1e-3)
+    finetune.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3; Whisper 1e-4)")
     finetune.add_argument("--k", type=int, default=regime.top_k, help="blocks trained by top-k")
     finetune.add_argument("--layer-decay", type=float, default=regime.layer_decay,
                           help="learning-rate factor per block (layerwise)")
-    finetune.add_argument("--l2sp-alpha", type=float, default=regime.l2sp_alpha,
-                          help="pull towards the pretrained weights (l2sp)")
+    finetune.add_argument("--l2sp-alpha", type=float, default=None,
+                          help=f"pull towards the pretrained weights (l2sp; default {regime.l2sp_alpha:g}, Whisper 1)")
+    finetune.add_argument("--steps", type=int, default=120, help="Whisper: optimiser steps")
+    finetune.add_argument("--batch-size", type=int, default=8, help="Whisper: target utterances per step")
+    finetune.add_argument("--replay", type=Path, nargs="+", help="Whisper: source manifests replayed in every batch")
+    finetune.add_argument("--replay-per-batch", type=int, default=2, help="Whisper: source utterances per batch")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--quiet", action="store_true")
     finetune.set_defaults(func=_finetune)

@@ -34,6 +34,11 @@ def resolve_model(model: str | os.PathLike | LoadedModel | ZeroShotModel) -> Loa
         return model
     path = Path(model)
     if path.exists():
+        from asrlab.models.whisper_tuned import is_tuned_whisper, load_tuned_whisper
+
+        if is_tuned_whisper(path):                 # written by `asrlab finetune --init whisper-tiny.en`
+            tuned, meta = load_tuned_whisper(path)
+            return ZeroShotModel(str(model), tuned, meta)
         return load_model(path)
     names = [e.name for e in list_pretrained()]
     if str(model) in names:

@@ -32,7 +32,9 @@ Kind = Literal["ctc", "zero-shot", "encoder"]
 class ZeroShotModel:
     """A sequence-to-sequence model that transcribes with its own decoder (Whisper).
 
-    ``transcribe`` returns text as the model writes it; :meth:`normalize` maps both references
+    ``transcribe`` returns text as the model writes it (a Whisper fine-tuned on variable-length
+    input, ``meta["input"] == "variable"``, is decoded on its own frames as it was trained);
+    :meth:`normalize` maps both references
     and hypotheses to a common form (Whisper's English normaliser: digits, spelling variants)
     before scoring.
     """
@@ -42,6 +44,12 @@ class ZeroShotModel:
     meta: dict[str, Any]
 
     def transcribe(self, waves: Sequence[np.ndarray], beam_size: int | None = None) -> list[str]:
+        if self.meta.get("input") == "variable":   # fine-tuned end to end on variable-length input
+            from asrlab.models.whisper_seq2seq import transcribe_variable
+
+            if beam_size is not None:
+                raise ValueError(f"{self.name} decodes greedily on variable-length input; leave beam_size=None")
+            return transcribe_variable(self.model, waves, float(self.meta.get("tokens_per_second", 6.0)))
         from asrlab.models.whisper import zero_shot_transcribe
 
         return zero_shot_transcribe(self.model, waves, beam_size=beam_size)

@@ -1,0 +1,251 @@
+"""Chapter 10: fine-tuning Whisper itself, its own decoder and tokenizer, on a target domain.
+
+The chapter's experiments, each a short call from ``notebooks/10_whisper_finetuning.ipynb``:
+
+* :func:`zero_shot_rows`: Whisper as shipped, decoded on 30 s windows without and with its
+  safeguards, and on variable-length input, with where its errors come from
+  (:func:`asrlab.hallucination.hallucination_stats`);
+* :func:`run_regimes`: fine-tuning runs (freezing choices, L2-SP, source replay), scored on
+  the target test set and on the source test set (forgetting);
+* :func:`input_rows`: variable-length input against 30 s windows, at the same step budget,
+  scored with the cost of each in seconds;
+* :func:`ctc_rows`: notebook 02's CTC numbers beside them.
+
+Every setting is a knob fixed before the run (:data:`LESSON_KNOBS`); nothing is chosen on the
+target's test labels. Each row says what it used of the target: nothing (zero-shot) or the
+target train split's labels (fine-tuning); replay also uses source labels.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from asrlab.hallucination import hallucination_stats
+from asrlab.models.whisper_seq2seq import NO_SAFEGUARDS, Safeguards, encode_windows, window_decode
+from asrlab.whisper_finetune import Labelled, WhisperTuneConfig, finetune_whisper, read_labelled, transcribe
+
+#: Knob values the notebook's assertions about effects were measured with, per size.
+LESSON_KNOBS: dict[str, dict[str, object]] = {
+    "smoke": {"TARGETS": ("accent",), "TRAIN_UTTS": 8, "TEST_UTTS": 3, "STEPS": 2, "BATCH": 4, "LR": 1e-4,
+              "REGIMES": ("decoder", "all"), "INPUTS": (), "SEEDS": (0,), "TEMPERATURES": (0.0,)},
+    "lab": {"TARGETS": ("accent",), "TRAIN_UTTS": None, "TEST_UTTS": 24, "STEPS": 16, "BATCH": 8, "LR": 1e-4,
+            "REGIMES": ("decoder", "top-encoder", "all"), "INPUTS": (), "SEEDS": (0,),
+            "TEMPERATURES": (0.0, 0.4, 0.8)},
+    "full": {"TARGETS": ("accent", "noisy", "real_telephone"), "TRAIN_UTTS": 230, "TEST_UTTS": None, "STEPS": 120,
+             "BATCH": 8, "LR": 1e-4, "REGIMES": ("decoder", "top-encoder", "all", "all+l2sp", "all+replay"),
+             "INPUTS": ("variable", "window"), "SEEDS": (0, 1, 2),
+             "TEMPERATURES": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+}
+
+#: What each regime name trains, and its guard against forgetting.
+REGIME_SETTINGS: dict[str, dict[str, Any]] = {
+    "decoder": {"freezing": "decoder"},
+    "top-encoder": {"freezing": "top-encoder", "top_layers": 2},
+    "all": {"freezing": "all"},
+    "all+l2sp": {"freezing": "all", "l2sp_alpha": 1.0},
+    "all+replay": {"freezing": "all", "replay": 2},
+}
+
+
+def load_split(corpus: str | Path, domain: str, split: str, limit: int | None = None) -> Labelled:
+    """A corpus split's audio and transcripts (the first ``limit`` utterances), without the
+    utterances longer than Whisper's 30 s window (a few real telephone prompts)."""
+    return read_labelled([Path(corpus) / domain / f"{split}.jsonl"], limit, max_seconds=30.0)
+
+
+def normalizer():
+    """Whisper's English text normaliser, as a function of one text (spaces collapsed)."""
+    from whisper.normalizers import EnglishTextNormalizer
+
+    normalise = EnglishTextNormalizer()
+    return lambda text: " ".join(normalise(text).split())
+
+
+def score(references: Sequence[str], hypotheses: Sequence[str]) -> dict[str, float]:
+    """:func:`~asrlab.hallucination.hallucination_stats` on Whisper-normalised texts."""
+    norm = normalizer()
+    return hallucination_stats([norm(r) for r in references], [norm(h) for h in hypotheses])
+
+
+def safeguards(temperatures: Sequence[float], tokens_per_second: float = 6.0) -> dict[str, Safeguards]:
+    """The zero-shot decodings compared: none, the length cap alone, and every safeguard."""
+    return {"model.decode, no safeguards": NO_SAFEGUARDS,
+            "length cap only": Safeguards(tokens_per_second, None, None, (0.0,)),
+            "all safeguards": Safeguards(tokens_per_second, temperatures=tuple(temperatures))}
+
+
+#: The zero-shot decoding on variable-length input (how the fine-tuned models are decoded).
+VARIABLE = "length cap, variable-length input"
+
+
+def zero_shot_rows(model: Any, domain: str, test: Labelled, temperatures: Sequence[float],
+                   tokens_per_second: float = 6.0, decodings: Sequence[str] | None = None
+                   ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Whisper as shipped on ``test``: 30 s windows with each decoding of :func:`safeguards`, and
+    variable-length input (:data:`VARIABLE`, as the fine-tuned models are decoded).
+
+    Args:
+        decodings: the names to run (default: all of them).
+
+    Returns:
+        ``(rows, hypotheses)``: one row per decoding (``domain``, ``decoding``, ``input``, ``uses``,
+        the measures of :func:`score`, ``seconds``), and each decoding's hypotheses.
+    """
+    rows, hyps = [], {}
+    started = time.perf_counter()
+    encoded = encode_windows(model, test.waves)
+    encode_s = time.perf_counter() - started
+    for name, guards in safeguards(temperatures, tokens_per_second).items():
+        if decodings is not None and name not in decodings:
+            continue
+        started = time.perf_counter()
+        hyps[name] = window_decode(model, test.waves, guards, encoded=encoded)
+        rows.append({"domain": domain, "decoding": name, "input": "30 s window", "uses": "nothing",
+                     **score(test.texts, hyps[name]), "seconds": round(encode_s + time.perf_counter() - started, 1)})
+    if decodings is not None and VARIABLE not in decodings:
+        return rows, hyps
+    started = time.perf_counter()
+    name = VARIABLE
+    hyps[name] = transcribe(model, test.waves, tokens_per_second=tokens_per_second)
+    rows.append({"domain": domain, "decoding": name, "input": "variable", "uses": "nothing",
+                 **score(test.texts, hyps[name]), "seconds": round(time.perf_counter() - started, 1)})
+    return rows, hyps
+
+
+def tune_config(regime: str, steps: int, batch: int, lr: float, seed: int, window: bool = False) -> WhisperTuneConfig:
+    """The :class:`~asrlab.whisper_finetune.WhisperTuneConfig` of a regime name (:data:`REGIME_SETTINGS`)."""
+    if regime not in REGIME_SETTINGS:
+        raise ValueError(f"unknown regime {regime!r}; use one of {tuple(REGIME_SETTINGS)}")
+    return WhisperTuneConfig(steps=steps, batch_size=batch, lr=lr, seed=seed, window=window,
+                             warmup_steps=max(1, steps // 8), **REGIME_SETTINGS[regime])
+
+
+def run_regimes(model: Any, domain: str, train: Labelled, test: Labelled, source_test: Labelled,
+                regimes: Sequence[str], steps: int, batch: int, lr: float, seeds: Sequence[int],
+                source_train: Labelled | None = None, baseline: Mapping[str, float] | None = None,
+                report: Any = None) -> list[dict[str, Any]]:
+    """Fine-tune Whisper once per regime and seed on ``train``; score on the target and source tests.
+
+    Args:
+        model: Whisper as shipped (left untouched).
+        domain: the target's name, for the rows.
+        train: the target's labelled train split (the only target labels read).
+        test, source_test: scored after training (``source_test`` measures forgetting).
+        regimes: names of :data:`REGIME_SETTINGS`.
+        steps, batch, lr: the training budget (fixed before the run).
+        seeds: one run per seed.
+        source_train: labelled source utterances, for ``"all+replay"``.
+        baseline: ``{"target_wer": ..., "source_wer": ...}`` of the model as shipped, for
+            ``relative_reduction`` and ``forgetting``.
+        report: called with each row as it is done.
+
+    Returns:
+        One row per run: ``domain``, ``regime``, ``seed``, ``uses``, ``target_wer``,
+        ``target_insertions``, ``source_wer``, ``forgetting`` (source WER points added, when
+        ``baseline`` is given), ``relative_reduction``, ``trainable_parameters``,
+        ``train_seconds``, ``audio_seconds``, ``first_loss``, ``last_loss``.
+    """
+    rows = []
+    minutes = train.seconds / 60
+    for regime in regimes:
+        for seed in seeds:
+            config = tune_config(regime, steps, batch, lr, seed)
+            result = finetune_whisper(model, train, config, source_train if config.replay else None)
+            target = score(test.texts, transcribe(result.model, test.waves))
+            source = score(source_test.texts, transcribe(result.model, source_test.waves))
+            uses = f"target labels ({minutes:.1f} min)" + (", source labels" if config.replay else "")
+            row = {"domain": domain, "regime": regime, "seed": seed, "uses": uses, "target_wer": target["wer"],
+                   "target_insertions": target["insertions"], "source_wer": source["wer"],
+                   "trainable_parameters": result.trainable_parameters, "train_seconds": round(result.seconds, 1),
+                   "audio_seconds": round(result.audio_seconds, 1), "first_loss": result.losses[0],
+                   "last_loss": sum(result.losses[-3:]) / len(result.losses[-3:])}
+            if baseline:
+                row["forgetting"] = source["wer"] - baseline["source_wer"]
+                row["relative_reduction"] = 1.0 - target["wer"] / baseline["target_wer"]
+            rows.append(row)
+            if report is not None:
+                report(row)
+    return rows
+
+
+def input_rows(model: Any, domain: str, train: Labelled, test: Labelled, inputs: Sequence[str], steps: int,
+               batch: int, lr: float, seed: int = 0) -> list[dict[str, Any]]:
+    """Variable-length input against 30 s windows: the same regime (``all``) and number of steps,
+    each decoded as it was trained, with the seconds each spent training and decoding."""
+    rows = []
+    for name in inputs:
+        window = name == "window"
+        config = tune_config("all", steps, batch, lr, seed, window=window)
+        result = finetune_whisper(model, train, config)
+        started = time.perf_counter()
+        hyps = transcribe(result.model, test.waves, window=window)
+        decode_s = time.perf_counter() - started
+        wer = score(test.texts, hyps)["wer"]
+        rows.append({"domain": domain, "input": name, "steps": steps, "target_wer": wer,
+                     "train_seconds": round(result.seconds, 1), "decode_seconds": round(decode_s, 1),
+                     "wer_points_per_train_minute": round(100 * (1.0 - wer) / (result.seconds / 60), 2)})
+    return rows
+
+
+def ctc_rows(results: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Notebook 02's CTC numbers on its target (``results/02_fine_tuning-<size>.json``), as rows
+    beside Whisper's: the shipped CTC model before and after full fine-tuning, and Whisper's
+    encoder under a new CTC head (its own section, on ``real_telephone``)."""
+    if not results:
+        return []
+    rows = []
+    target = results.get("target", "accent")
+    for r in results.get("regimes", []):
+        if r["regime"] in ("pretrained (no training)", "full", "l2sp"):
+            rows.append({"domain": target, "model": f"asrlab-source CTC, {r['regime']}",
+                         "uses": "nothing" if r["regime"].startswith("pretrained")
+                         else f"target labels ({results.get('train_minutes')} min)",
+                         "target_wer": r["target_wer"], "source_wer": r.get("source_wer")})
+    for r in results.get("whisper", []):
+        rows.append({"domain": "real_telephone", "model": r["model"],
+                     "uses": "target labels" if "fine-tuned" in r["model"] else "nothing",
+                     "target_wer": r["wer"], "source_wer": None})
+    return rows
+
+
+def mean_rows(rows: Sequence[Mapping[str, Any]], keys: Sequence[str] = ("domain", "regime", "uses"),
+              values: Sequence[str] = ("target_wer", "target_insertions", "source_wer", "forgetting",
+                                       "relative_reduction", "train_seconds")) -> list[dict[str, Any]]:
+    """Rows averaged over seeds, with the standard deviation of the target WER and the seed count."""
+    import statistics
+
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, group in groups.items():
+        row = dict(zip(keys, key))
+        for v in values:
+            if all(v in r for r in group):
+                row[v] = sum(r[v] for r in group) / len(group)
+        wers = [r["target_wer"] for r in group]
+        row["target_wer_sd"] = statistics.stdev(wers) if len(wers) > 1 else 0.0
+        row["seeds"] = len(group)
+        out.append(row)
+    return out
+
+
+def headline(zero: Sequence[Mapping[str, Any]], board: Sequence[Mapping[str, Any]], domain: str) -> str:
+    """One line for the README: zero-shot with and without safeguards, and the best fine-tuned regime."""
+    z = {r["decoding"]: r["wer"] for r in zero if r["domain"] == domain}
+    tuned = [r for r in board if r["domain"] == domain]
+    best = min(tuned, key=lambda r: r["target_wer"])
+    return (f"{domain}: zero-shot Whisper {z['model.decode, no safeguards']:.1%} WER "
+            f"({z['all safeguards']:.1%} with its safeguards); fine-tuned end to end ({best['regime']}, "
+            f"{best['uses']}) {best['target_wer']:.1%}, source WER {best['source_wer']:.1%}")
+
+
+def with_steps(config: WhisperTuneConfig, steps: int) -> WhisperTuneConfig:
+    """``config`` with another step budget (exercises)."""
+    return replace(config, steps=steps)
+
+
+__all__ = ["VARIABLE", "LESSON_KNOBS", "REGIME_SETTINGS", "ctc_rows", "headline", "input_rows", "load_split", "mean_rows",
+           "normalizer", "run_regimes", "safeguards", "score", "tune_config", "with_steps", "zero_shot_rows"]
