@@ -89,23 +89,27 @@ def severity_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figur
     graded = [r for r in rows if graded_snr(r["shift"]) is not None and r["method"] != "source-only"]
     if not graded:
         raise ValueError("severity_figure needs rows on graded noise levels (shifts named noise-<snr>db)")
-    fig = Figure(figsize=(8.0, 4.5), layout="constrained")
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
     ax = fig.subplots()
     series = list(dict.fromkeys((r["notebook"], r["method"]) for r in graded))
-    for i, (notebook, method) in enumerate(series):
+    free = [key for key in series if not any(r["uses"] == "labels" for r in graded if (r["notebook"], r["method"]) == key)]
+    references = [key for key in series if key not in free]
+    for (notebook, method) in free + references:
         mine = sorted((r for r in graded if (r["notebook"], r["method"]) == (notebook, method)),
                       key=lambda r: -graded_snr(r["shift"]))
-        labels = mine[0]["uses"] == "labels"
+        labels = (notebook, method) in references
+        style = ({"color": "grey", "alpha": 0.8, "marker": "sD^v"[references.index((notebook, method)) % 4]}
+                 if labels else {"color": f"C{free.index((notebook, method)) % 10}", "marker": "o"})
         ax.plot([graded_snr(r["shift"]) for r in mine], [100 * r["relative_reduction"] for r in mine],
-                marker="o", linestyle="--" if notebook == "07" else "-",
-                color="grey" if labels else f"C{i % 10}", alpha=0.7 if labels else 1.0,
-                label=f"{method} ({notebook}; {mine[0]['uses']})")
+                linestyle="--" if notebook == "07" else "-", label=f"{method} ({notebook}; {mine[0]['uses']})",
+                **style)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.invert_xaxis()
     ax.set_xlabel("signal-to-noise ratio (dB): the shift grows to the right")
     ax.set_ylabel("target WER cut vs source-only (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", frameon=False, loc="upper left")
+    ax.legend(fontsize="small", frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5),
+              title="solid: notebooks 04-05; dashed: 07; grey: uses target labels", title_fontsize="small")
     ax.set_title(title or "what each method gains, against the severity of the shift")
     return fig
 
