@@ -26,7 +26,8 @@ COLUMNS: dict[str, str] = {"shift": "shift", "method": "method", "notebook": "no
 #: What a method of notebooks 04-05 reads of the target: alignment methods read its audio only.
 _ALIGNMENT_USES = "audio only"
 #: Order of the "uses" column within a shift: nothing, audio, audio + text, labels.
-_USES_ORDER = ("nothing", "audio only", "audio only (+ source text)", "audio only (per utterance)", "labels")
+_USES_ORDER = ("nothing", "audio only", "audio only (+ source text)", "audio only (per utterance)",
+               "audio only (its noise) + source labels", "labels")
 
 
 def _uses_rank(uses: str) -> int:
