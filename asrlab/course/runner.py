@@ -23,7 +23,7 @@ from asrlab.utils import COURSE_SIZES, course_size, data_dir, machine_descriptio
 __all__ = ["NotebookError", "NotebookInterrupted", "NotebookRun", "StressResult", "notebook_dir", "find_notebooks", "run_notebook",
            "run_notebooks", "stress_notebooks",
            "record_runs", "results_path", "save_results", "markdown_table", "readable_header", "is_percent_column",
-           "committed_results", "show_table", "lesson_check"]
+           "committed_results", "saved_results", "show_table", "lesson_check"]
 
 _PATTERN = "[0-9][0-9]_*.ipynb"
 log = logging.getLogger(__name__)
@@ -560,12 +560,18 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | M
     return "\n".join(lines)
 
 
-def committed_results(name: str) -> dict | None:
-    """The committed full-mode results of notebook ``name`` (``results/<name>-full.json``), if any."""
+def saved_results(name: str, size: str) -> dict | None:
+    """The results notebook ``name`` saved at ``size`` (``results/<name>-<size>.json``), or None
+    when it has not run at that size."""
     import json
 
-    path = results_path(name, "full")
+    path = results_path(name, size)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def committed_results(name: str) -> dict | None:
+    """The committed full-mode results of notebook ``name`` (``results/<name>-full.json``), if any."""
+    return saved_results(name, "full")
 
 
 #: How a table of this run introduces itself, per size (beside the committed full-size table).

@@ -9,13 +9,11 @@ table names that notebook. Every row says what the method read of the target dom
 """
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Mapping, Sequence
 
 from asrlab.corpus.graded import graded_snr
 from asrlab.course.figure import Figure
-from asrlab.course.runner import results_path
 
 #: Headers of the scoreboard's table (``show_table(rows, COLUMNS)``).
 COLUMNS: dict[str, str] = {"shift": "shift", "method": "method", "notebook": "notebook",
@@ -70,13 +68,6 @@ def combined_scoreboard(dann: Mapping[str, Any] | None, self_training: Mapping[s
     shifts = list(dict.fromkeys(r["shift"] for r in rows))
     return sorted(rows, key=lambda r: (shifts.index(r["shift"]), _uses_rank(r["uses"]), r["notebook"],
                                        r["method"] != "source-only", r["target_wer"]))
-
-
-def chapter_results(name: str, size: str) -> dict[str, Any] | None:
-    """The results a notebook saved at ``size`` (``results/<name>-<size>.json``), or None when it
-    has not run at that size."""
-    path = results_path(name, size)
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def severity_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
@@ -149,5 +140,5 @@ def render_scoreboard(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "adaptation_rows", "best_label_free_per_shift", "chapter_results", "combined_scoreboard",
+__all__ = ["COLUMNS", "adaptation_rows", "best_label_free_per_shift", "combined_scoreboard",
            "render_scoreboard", "self_training_rows", "severity_figure"]
