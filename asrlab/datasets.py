@@ -24,7 +24,7 @@ from asrlab.config import LoaderConfig, FeatureConfig
 from asrlab.errors import AsrlabError, AudioError, TranscriptError
 from asrlab.features import FeatureCache, compute_features
 from asrlab.manifest import Utterance, manifest_path, read_manifest, read_manifests
-from asrlab.text import CharVocabulary, normalize_text
+from asrlab.text import CharVocabulary
 from asrlab.utils import data_dir
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def check_utterance(utt: Utterance, vocab: CharVocabulary, features: FeatureConf
             for the CTC frames the audio gives after ``subsampling``.
         AudioError: the audio file is missing or unreadable (header check), or empty.
     """
-    tokens = vocab.encode(normalize_text(utt.text), source=where)
+    tokens = vocab.encode(vocab.normalize(utt.text), source=where)
     if check_audio:
         if not os.path.isfile(utt.audio):
             raise AudioError(
@@ -168,7 +168,7 @@ class SpeechDataset(Dataset):
     def __getitem__(self, index: int) -> Example:
         utt = self.utterances[index]
         feats = compute_features(utt.audio, self.features, self.cache)
-        text = normalize_text(utt.text) if self.labelled else ""
+        text = self.vocab.normalize(utt.text) if self.labelled else ""
         return Example(feats, torch.tensor(self.tokens[index], dtype=torch.long), text, utt.id, utt.domain)
 
 

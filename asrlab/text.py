@@ -1,8 +1,11 @@
-"""Text normalisation and the character vocabulary used by every CTC model in asrlab.
+"""Text normalisation and the character vocabularies of asrlab's CTC models.
 
-The vocabulary is fixed: index 0 is the CTC blank, then space, the letters a-z and the
-apostrophe (29 symbols). Normalisation maps free text onto that alphabet; anything it cannot map
-raises :class:`~asrlab.errors.TranscriptError` with the offending characters named.
+The English vocabulary has index 0 for the CTC blank, then space, the letters a-z and the
+apostrophe (29 symbols). Other languages add the letters of their own alphabet
+(:data:`LANGUAGE_LETTERS`, :meth:`CharVocabulary.for_language`): ``ñ`` is a letter of Spanish,
+not an ``n`` with an accent to fold. Normalisation maps free text onto an alphabet, keeping the
+letters it is told to keep and folding every other accent; anything it cannot map raises
+:class:`~asrlab.errors.TranscriptError` with the offending characters named.
 """
 from __future__ import annotations
 
@@ -15,24 +18,69 @@ from asrlab.errors import TranscriptError
 
 BLANK = "<blank>"
 _PUNCT_TO_SPACE = re.compile(r"[-_/\u2013\u2014]+")
-_PUNCT_DROP = re.compile(r"[.,!?;:\"()\[\]{}\u201c\u201d\u00ab\u00bb*#~`]+")
+_PUNCT_DROP = re.compile(r"[.,!?;:\"()\[\]{}\u201c\u201d\u201e\u00ab\u00bb\u00bf\u00a1*#~`]+")
 _SPACES = re.compile(r"\s+")
 _QUOTE_APOSTROPHE = re.compile(r"(?<![a-z])'|'(?![a-z])")
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`]")
 
 
-def normalize_text(text: str) -> str:
+#: Letters beyond a-z of each language's alphabet (lower case, composed): kept by
+#: :func:`normalize_text` and given an output of their own by :meth:`CharVocabulary.for_language`.
+LANGUAGE_LETTERS: dict[str, str] = {
+    "en": "",
+    "es": "\u00e1\u00e9\u00ed\u00f3\u00fa\u00fc\u00f1",          # á é í ó ú ü ñ
+    "de": "\u00e4\u00f6\u00fc\u00df",                      # ä ö ü ß
+    "nl": "",                                       # Dutch diacritics (ë, ï) only mark syllables
+    "fr": "\u00e0\u00e2\u00e7\u00e9\u00e8\u00ea\u00eb\u00ee\u00ef\u00f4\u00f9\u00fb\u00fc\u00ff\u0153\u00e6",
+    "it": "\u00e0\u00e8\u00e9\u00ec\u00f2\u00f9",
+    "pt": "\u00e1\u00e2\u00e3\u00e0\u00e7\u00e9\u00ea\u00ed\u00f3\u00f4\u00f5\u00fa",
+}
+
+
+def language_letters(language: str) -> str:
+    """The letters beyond a-z that ``language`` (an ISO 639-1 code, e.g. ``"es"``) keeps.
+
+    Raises:
+        ValueError: a language asrlab has no alphabet for, naming the ones it has.
+    """
+    code = language.lower().split("-")[0].split("_")[0]
+    if code not in LANGUAGE_LETTERS:
+        raise ValueError(f"no alphabet for language {language!r}; asrlab knows {sorted(LANGUAGE_LETTERS)}. "
+                         "Add its letters to asrlab.text.LANGUAGE_LETTERS, or pass a vocabulary file.")
+    return LANGUAGE_LETTERS[code]
+
+
+def _fold_accents(text: str, keep: str) -> str:
+    """Remove combining marks from every character not in ``keep`` (text is NFC, lower case)."""
+    out = []
+    for ch in text:
+        if ch in keep or ch.isascii():
+            out.append(ch)
+            continue
+        out.append("".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)))
+    return "".join(out)
+
+
+def normalize_text(text: str, keep: str = "") -> str:
     """Lower-case ``text``, fold accents, turn dashes into spaces and drop punctuation.
 
     Digits and other symbols are kept, so that :meth:`CharVocabulary.encode` can reject them
     with a clear message (spell numbers out before training: the corpus generator does).
 
+    Args:
+        text: free text.
+        keep: letters whose accents are part of the alphabet and stay (``language_letters("es")``
+            keeps ``\u00f1`` and ``\u00e1``); every other accent is folded (``caf\u00e9`` -> ``cafe``).
+            :meth:`CharVocabulary.normalize` passes the vocabulary's own letters.
+
     >>> normalize_text("Don\u2019t  stop -- it's 'Caf\u00e9' time!")
     "don't stop it's cafe time"
+    >>> normalize_text("\u00bfMa\u00f1ana, caf\u00e9?", keep=language_letters("es"))
+    'ma\u00f1ana caf\u00e9'
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _APOSTROPHES.sub("'", text.lower())
+    text = unicodedata.normalize("NFC", text).lower()
+    text = _fold_accents(text, keep)
+    text = _APOSTROPHES.sub("'", text)
     text = _PUNCT_TO_SPACE.sub(" ", text)
     text = _PUNCT_DROP.sub(" ", text)
     text = _QUOTE_APOSTROPHE.sub(" ", text)  # quotes ('cafe'), not contractions (don't)
@@ -48,6 +96,24 @@ class CharVocabulary:
     """
 
     symbols: tuple[str, ...] = (BLANK, " ", *"abcdefghijklmnopqrstuvwxyz", "'")
+
+    @classmethod
+    def for_language(cls, language: str) -> "CharVocabulary":
+        """The English symbols followed by ``language``'s own letters (:data:`LANGUAGE_LETTERS`).
+
+        English symbols keep their indices, so an English model's output rows for them can be
+        copied into a model of the new language; the new letters come last.
+        """
+        return cls((*cls().symbols, *language_letters(language)))
+
+    @property
+    def letters(self) -> str:
+        """The vocabulary's letters beyond ASCII (``"\u00e1\u00e9\u00ed\u00f3\u00fa\u00fc\u00f1"`` for Spanish)."""
+        return "".join(s for s in self.symbols[1:] if len(s) == 1 and not s.isascii())
+
+    def normalize(self, text: str) -> str:
+        """:func:`normalize_text` keeping this vocabulary's own letters (``\u00f1`` stays where it is one)."""
+        return normalize_text(text, keep=self.letters)
 
     def __post_init__(self) -> None:
         if not self.symbols or self.symbols[0] != BLANK:

@@ -96,3 +96,19 @@ def test_vocabulary_validation_and_serialisation():
     custom = CharVocabulary((BLANK, "x", "y"))
     assert CharVocabulary.from_dict(custom.to_dict()) == custom
     assert custom.encode("yx") == [2, 1]
+
+
+def test_language_vocabulary_keeps_its_letters_and_folds_others():
+    from asrlab.text import CharVocabulary, normalize_text
+    spanish = CharVocabulary.for_language("es")
+    assert spanish.symbols[:29] == CharVocabulary().symbols  # English rows keep their indices
+    assert spanish.letters == "áéíóúüñ"
+    assert spanish.normalize("¿Qué tal, Señor Müller? Crème.") == "qué tal señor müller creme"
+    assert spanish.encode(spanish.normalize("Año")) == [spanish.symbols.index(c) for c in "año"]
+    assert normalize_text("Año Straße") == "ano straße"  # English folds ñ; ß has no fold
+    with pytest.raises(TranscriptError, match="ß"):
+        CharVocabulary().encode(normalize_text("straße"))
+    german = CharVocabulary.for_language("de-DE")
+    assert german.normalize("„Grüße“ aus Köln") == "grüße aus köln"
+    with pytest.raises(ValueError, match="LANGUAGE_LETTERS"):
+        CharVocabulary.for_language("xx")

@@ -73,7 +73,7 @@ class ProbeScore:
 
 def encode_targets(utterances: Sequence[Utterance], vocab: CharVocabulary = CharVocabulary()) -> list[torch.Tensor]:
     """``(U_i,)`` token ids of each utterance's normalised transcript."""
-    return [vocab.encode_tensor(normalize_text(u.text), source=u.audio) for u in utterances]
+    return [vocab.encode_tensor(vocab.normalize(u.text), source=u.audio) for u in utterances]
 
 
 def pad_layers(items: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,7 +184,7 @@ def evaluate_probe(probe: nn.Module, feats: Sequence[torch.Tensor], utterances: 
         for i, text in zip(batch, greedy_decode(probe(x, x_lens), x_lens, vocab)):
             hypotheses[i] = text
     probe.train(was_training)
-    references = [normalize_text(u.text) for u in utterances]
+    references = [vocab.normalize(u.text) for u in utterances]
     return ProbeScore(error_rates(references, hypotheses), references, hypotheses)
 
 
