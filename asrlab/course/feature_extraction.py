@@ -28,7 +28,7 @@ from asrlab.layers import LayerFeatures, layer_names
 from asrlab.manifest import Utterance
 from asrlab.metrics import ErrorRates, error_rates
 from asrlab.models.heads import HeadKind, make_probe
-from asrlab.text import CharVocabulary, normalize_text
+from asrlab.text import CharVocabulary
 from asrlab.train import new_state, optimizer_step
 
 __all__ = [
