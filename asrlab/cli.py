@@ -67,7 +67,8 @@ def register_corpus_build(corpus: Commands) -> None:
     build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
     build.add_argument("--out", required=True, type=Path)
     build.add_argument("--size", choices=CORPUS_SIZES, default="smoke")
-    build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
+    build.add_argument("--domains", nargs="+", default=None,
+                       help="default: every English domain; other languages only when named: spanish german")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=None)
     build.add_argument("--quiet", action="store_true")
