@@ -152,6 +152,9 @@ _ES_ARTICLES = {
     "nuestro": ("nuestro", "nuestra", "nuestros", "nuestras"),
 }
 _ES_POSSESSIVES = ("mi", "tu", "su", "nuestro")
+#: Places a town does not open or build (left out of the news template).
+_ES_NOT_BUILT = frozenset({"playa", "montaña", "lago", "río", "bosque", "isla", "pueblo", "barrio", "cocina", "salón",
+                           "dormitorio", "garaje", "terraza", "balcón", "pasillo"})
 #: What the animal template lets animals do.
 _ES_ANIMAL_VERBS = frozenset({"dormir", "correr", "esperar", "jugar", "nadar", "comer", "descansar"})
 
@@ -180,6 +183,7 @@ class _Spanish:
         self.foods = _nouns(lang, "nouns_food.txt")
         self.countable_foods = tuple(n for n in self.foods if n.plural)
         self.places = _nouns(lang, "nouns_place.txt")
+        self.buildings = tuple(n for n in self.places if n.singular not in _ES_NOT_BUILT)
         self.animals = _nouns(lang, "nouns_animal.txt")
         self.people = tuple(_es_person(r) for r in _rows(lang, "people.txt", (2, 4)))
         self.relatives = tuple(_es_person(r) for r in _rows(lang, "relatives.txt", (2, 4)))
@@ -406,7 +410,8 @@ class _Spanish:
         month = d.int(1, 12)
         day = d.int(1, 28)
         if d.chance(0.5):
-            return _finish(f"{self.person(d, plural=False).text} nació {sp.spell_date_es(month, day, d.int(1940, 2020))}", ".")
+            who = self.person(d, plural=False).text
+            return _finish(f"{who} nació {sp.spell_date_es(month, day, d.int(1940, 2020))}", ".")
         event = d.pick(("mi cumpleaños", "la boda", "el examen", "la fiesta", "el viaje", "la mudanza"))
         return _finish(f"{event} es {sp.spell_date_es(month, day)}", ".")
 
@@ -466,11 +471,12 @@ class _Spanish:
         city = d.pick(self.cities)
         kind = d.int(0, 2)
         if kind == 0:
-            place = self.np(d, self.places, det="indef", plural=False)
+            place = self.np(d, self.buildings, det="indef", plural=False)
             new = "nuevo" if place.gender == "m" else "nueva"
             verb = d.pick(("abrirá", "abrió", "construirá", "cerró"))
-            return _finish(f"el ayuntamiento de {city} {verb} {place.text} {new} {self.when_future(d)}"
-                           if verb.endswith("á") else f"el ayuntamiento de {city} {verb} {place.text} {self.when_past(d)}", ".")
+            if verb.endswith("á"):
+                return _finish(f"el ayuntamiento de {city} {verb} {place.text} {new} {self.when_future(d)}", ".")
+            return _finish(f"el ayuntamiento de {city} {verb} {place.text} {self.when_past(d)}", ".")
         if kind == 1:
             count = sp.spell_number_es(d.int(2, 999) * d.pick((1, 10, 100)), "f")
             place = self.np(d, self.places, det="def", plural=False).text
@@ -519,6 +525,8 @@ _DE_MIXED = {"nom": {"m": "er", "f": "e", "n": "es", "pl": "en"},
              "acc": {"m": "en", "f": "e", "n": "es", "pl": "en"},
              "dat": {"m": "en", "f": "en", "n": "en", "pl": "en"}}
 _DE_POSSESSIVES = ("mein", "dein", "sein", "ihr", "unser")
+_DE_NOT_BUILT = frozenset({"Strand", "Berg", "See", "Fluss", "Wald", "Insel", "Dorf", "Viertel", "Küche", "Wohnzimmer",
+                           "Schlafzimmer", "Garage", "Terrasse", "Balkon", "Flur", "Platz", "Hafen"})
 _DE_ANIMAL_VERBS = frozenset({"schlafen", "laufen", "warten", "spielen", "schwimmen", "essen"})
 
 
@@ -545,6 +553,7 @@ class _German:
         self.foods = _nouns(lang, "nouns_food.txt")
         self.countable_foods = tuple(n for n in self.foods if n.plural)
         self.places = _nouns(lang, "nouns_place.txt")
+        self.buildings = tuple(n for n in self.places if n.singular not in _DE_NOT_BUILT)
         self.animals = _nouns(lang, "nouns_animal.txt")
         self.relatives = _nouns(lang, "relatives.txt")
         self.people = _rows(lang, "people.txt", (2,))
@@ -806,7 +815,8 @@ class _German:
             weather = d.pick(("sonnig", "warm", "kalt", "windig", "bewölkt", "neblig", "heiß"))
             return _finish(f"{d.pick(('heute', 'morgen', 'diese Woche'))} ist es in {city} {weather}", ".")
         if kind == 1:
-            return _finish(f"{d.pick(('morgen', 'heute Abend', 'am Wochenende'))} {d.pick(('regnet', 'schneit'))} es in {city}", ".")
+            when, verb = d.pick(("morgen", "heute Abend", "am Wochenende")), d.pick(("regnet", "schneit"))
+            return _finish(f"{when} {verb} es in {city}", ".")
         degrees = d.int(-5, 40)
         spelled = ("minus " if degrees < 0 else "") + sp.spell_number_de(abs(degrees)).replace("eins", "ein")
         return _finish(f"in {city} sind es heute {spelled} Grad", ".")
@@ -823,7 +833,8 @@ class _German:
         where = d.pick(self.cities + self.countries)
         if d.chance(0.5):
             aux = "sind" if subject.plural else "ist"
-            return _finish(f"{subject.text} {aux} {self.when_past(d)} nach {where} {d.pick(('gefahren', 'geflogen', 'gereist'))}", ".")
+            when, went = self.when_past(d), d.pick(("gefahren", "geflogen", "gereist"))
+            return _finish(f"{subject.text} {aux} {when} nach {where} {went}", ".")
         verb = d.pick((("fährt", "fahren"), ("fliegt", "fliegen"), ("reist", "reisen")))[subject.plural]
         return _finish(f"{subject.text} {verb} {self.when_future(d)} nach {where}", ".")
 
@@ -847,7 +858,7 @@ class _German:
         city = d.pick(self.cities)
         kind = d.int(0, 2)
         if kind == 0:
-            place = self.np(d, self.places, "acc", det="ein", plural=False)
+            place = self.np(d, self.buildings, "acc", det="ein", plural=False)
             new = {"m": "neuen", "f": "neue", "n": "neues"}[place.gender]
             article, noun = place.text.split(" ", 1)
             verb = d.pick(("eröffnet", "gebaut", "geschlossen"))
