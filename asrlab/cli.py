@@ -67,7 +67,8 @@ def register_corpus_build(corpus: Commands) -> None:
     build = corpus.add_parser("build", help="synthesise the corpus: DIR/<domain>/<split>.jsonl")
     build.add_argument("--out", required=True, type=Path)
     build.add_argument("--size", choices=CORPUS_SIZES, default="smoke")
-    build.add_argument("--domains", nargs="+", default=None, help="default: every domain")
+    build.add_argument("--domains", nargs="+", default=None,
+                       help="default: every English domain; other languages only when named: spanish german")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=None)
     build.add_argument("--quiet", action="store_true")
@@ -105,6 +106,11 @@ def _corpus_prepare(args: argparse.Namespace) -> int:
         print("\n".join(str(p) for p in paths.values()))
     elif args.corpus == "librilight":
         print(loaders.prepare_librilight_limited(args.root, args.out, subset=args.subset, **skip))
+    elif args.corpus == "mls":
+        paths = loaders.prepare_mls(args.root, args.out, splits=args.splits or ("train", "dev", "test"),
+                                    language=args.language, train_subset=None if args.subset == "all" else args.subset,
+                                    **skip)
+        print("\n".join(str(p) for p in paths.values()))
     else:
         print(loaders.prepare_cmu_arctic(args.root, args.out, speakers=args.speakers, **skip))
     return 0
@@ -112,11 +118,14 @@ def _corpus_prepare(args: argparse.Namespace) -> int:
 
 def register_corpus_prepare(corpus: Commands) -> None:
     prepare = corpus.add_parser("prepare", help="convert a downloaded real corpus into manifests")
-    prepare.add_argument("corpus", choices=("librispeech", "librilight", "arctic"))
+    prepare.add_argument("corpus", choices=("librispeech", "librilight", "arctic", "mls"))
     prepare.add_argument("--root", required=True, type=Path)
     prepare.add_argument("--out", required=True, type=Path)
     prepare.add_argument("--subsets", nargs="+", help="LibriSpeech subsets")
-    prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h"), help="Libri-light set")
+    prepare.add_argument("--subset", default="1h", choices=("10min", "1h", "10h", "all"),
+                         help="Libri-light set; MLS: the limited-supervision training set ('all': the whole split)")
+    prepare.add_argument("--splits", nargs="+", choices=("train", "dev", "test"), help="MLS splits (default: all three)")
+    prepare.add_argument("--language", help="MLS language code (default: from the folder name, mls_spanish -> es)")
     prepare.add_argument("--speakers", nargs="+", help="CMU ARCTIC speakers")
     _add_skip_bad(prepare, "leave out utterances whose transcripts the vocabulary cannot encode, counted in a "
                   "warning (on_invalid_text='skip')")

@@ -2,7 +2,8 @@
 
 Each line is a JSON object with at least ``audio`` (a path relative to the manifest's folder, or
 absolute), ``text``, ``duration`` (seconds), ``domain``, ``speaker`` and ``split``. Other keys
-(``engine``, ``voice``, ``style``, ``shift``...) are kept in :attr:`Utterance.extra`. A corpus
+(``engine``, ``voice``, ``style``, ``shift``, ``language``...) are kept in :attr:`Utterance.extra`;
+a line in another language than English says so in ``language`` (:attr:`Utterance.language`). A corpus
 keeps each domain's split at :func:`manifest_path` ``(corpus, domain, split)``.
 """
 from __future__ import annotations
@@ -35,6 +36,14 @@ class Utterance:
     speaker: str
     split: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        """The language of the speech: the line's ``language`` key, ``"en"`` where it has none.
+
+        Read a manifest with ``CharVocabulary.for_language(utt.language)``.
+        """
+        return str(self.extra.get("language", "en"))
 
     @property
     def id(self) -> str:

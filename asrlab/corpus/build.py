@@ -28,7 +28,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from asrlab.audio import SAMPLE_RATE, audio_duration, check_complete, load_audio, save_audio
-from asrlab.corpus.domains import BUILD_ORDER, DOMAINS, SIZE_NAMES, DomainSpec, SizeName, VoiceSpec, get_domain
+from asrlab.corpus.domains import (BUILD_ORDER, DOMAINS, LANGUAGE_DOMAINS, SIZE_NAMES, DomainSpec, SizeName,
+                                   VoiceSpec, get_domain, language_domain)
 from asrlab.corpus.espeak import EspeakSynthesizer, EspeakVoice
 from asrlab.corpus.flite import FliteSynthesizer, FliteVoiceSpec, flite_available
 from asrlab.corpus.piper import PiperSynthesizer, PiperVoiceSpec, piper_available
@@ -53,7 +54,8 @@ def stable_seed(*parts: object) -> int:
 
 @dataclass(frozen=True)
 class UtteranceJob:
-    """One utterance to render."""
+    """One utterance to render: ``text`` is what the voice reads, ``label`` (where it differs:
+    other languages, whose text is raw) the manifest's normalised transcript."""
 
     uid: str
     domain: str
@@ -62,6 +64,7 @@ class UtteranceJob:
     voice: VoiceSpec
     shift_seed: int
     path: str
+    label: str = ""
 
 
 @dataclass
@@ -75,6 +78,7 @@ class SplitSummary:
     speakers: int
     seconds_to_build: float
     skipped_existing: bool
+    language: str = "en"
 
 
 @dataclass
@@ -99,14 +103,20 @@ class CorpusSummary:
         return manifest_path(self.out_dir, domain, split)
 
     def table(self) -> str:
-        """Minutes per domain and split as a Markdown table."""
+        """Minutes per domain and split as a Markdown table (with a language column when a
+        domain in another language than English is there)."""
         splits = ("train", "unlabelled", "dev", "test")
         rows: dict[str, dict[str, float]] = {}
+        languages: dict[str, str] = {}
         for s in self.splits:
             rows.setdefault(s.domain, {})[s.split] = s.minutes
-        lines = ["| domain | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
+            languages[s.domain] = s.language
+        multilingual = any(lang != "en" for lang in languages.values())
+        head = "| domain | language | " if multilingual else "| domain | "
+        lines = [head + " | ".join(splits) + " |", "|---|" + "---|" * multilingual + "---:|" * len(splits)]
         for domain, cells in rows.items():
-            lines.append(f"| {domain} | " + " | ".join(f"{cells.get(s, 0.0):.1f}" for s in splits) + " |")
+            label = f"{domain} | {languages[domain]}" if multilingual else domain
+            lines.append(f"| {label} | " + " | ".join(f"{cells.get(s, 0.0):.1f}" for s in splits) + " |")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +134,10 @@ def _init_worker(shifts: dict[str, Any]) -> None:
 
 def _synthesizer(voice: VoiceSpec):
     kind = type(voice).__name__
+    if isinstance(voice, EspeakVoice) and voice.language != "en":  # one synthesizer per language
+        kind = f"{kind}:{voice.language}"
+        if kind not in _WORKER:
+            _WORKER[kind] = EspeakSynthesizer(languages=(voice.language,))
     if kind not in _WORKER:
         _WORKER[kind] = {EspeakVoice: EspeakSynthesizer, PiperVoiceSpec: PiperSynthesizer,
                          FliteVoiceSpec: FliteSynthesizer}[type(voice)]()
@@ -219,11 +233,17 @@ def build_shift(spec: dict[str, Any] | None, size: SizeName, seed: int, cache_di
 # --------------------------------------------------------------------------- planning
 def _recipe(spec: DomainSpec, split: str, size: SizeName, seed: int, engines: dict[str, bool]) -> dict[str, Any]:
     pool = spec.pool(split) if spec.source == "synthetic" else None
-    return json.loads(json.dumps({
+    recipe: dict[str, Any] = {
         "version": RECIPE_VERSION, "domain": spec.name, "split": split, "size": size, "seed": seed,
         "minutes": spec.sizes[size][split], "style": spec.text_style, "shift": spec.shift,
         "voices": asdict(pool) if pool else None, "engines": engines,
-    }))
+    }
+    if spec.language != "en":  # (English recipes stay as they were, so English corpora stay current)
+        from asrlab.corpus.langtext import TEXT_VERSION
+
+        recipe.update(language=spec.language, text_version=TEXT_VERSION,
+                      engines={"espeak": engines["espeak"]})  # its voices are espeak-ng's alone
+    return json.loads(json.dumps(recipe))
 
 
 def _split_is_current(manifest: Path, recipe: dict[str, Any]) -> bool:
@@ -240,26 +260,42 @@ def _split_is_current(manifest: Path, recipe: dict[str, Any]) -> bool:
 
 def plan_jobs(spec: DomainSpec, split: str, seed: int, start: int, count: int, exclude: set[str],
           engines: dict[str, bool], audio_dir: Path) -> list[UtteranceJob]:
-    """Jobs ``start .. start+count-1`` of a split; each depends only on (seed, domain, split, index)."""
-    from asrlab.corpus.textgen import SentenceGenerator
+    """Jobs ``start .. start+count-1`` of a split; each depends only on (seed, domain, split, index).
+
+    ``exclude`` holds manifest labels (normalised text): a sentence whose label is in it is
+    drawn again.
+    """
+    from asrlab.corpus.langtext import sentence_generator
 
     pool = spec.pool(split)
+    label_of = _labeller(spec.language)
     jobs = []
     for index in range(start, start + count):
         item_seed = stable_seed(seed, spec.name, split, index)
         rng = np.random.default_rng(item_seed)
-        generator = SentenceGenerator(spec.text_style, seed=item_seed)
+        generator = sentence_generator(spec.language, spec.text_style, seed=item_seed)
         text = generator.sentence()
-        while text in exclude:
+        while label_of(text) in exclude:
             text = generator.sentence()
         voice = pool.draw(rng, piper_ok=engines["piper"], flite_ok=engines["flite"])
         # the file name carries a fingerprint of what it holds, so a resumed build never reuses
         # a file made for another text, voice or shift
         fingerprint = stable_seed(text, repr(voice), json.dumps(spec.shift, sort_keys=True), item_seed)
         uid = f"{spec.name}-{split}-{index:06d}-{fingerprint:08x}"
+        label = label_of(text)
         jobs.append(UtteranceJob(uid, spec.name, split, text, voice, item_seed + 1,
-                                 str(audio_dir / split / f"{uid}.wav")))
+                                 str(audio_dir / split / f"{uid}.wav"), "" if label == text else label))
     return jobs
+
+
+def _labeller(language: str):
+    """Text -> manifest label: English generator text is normalised already; other languages'
+    raw text is normalised keeping the language's letters."""
+    if language == "en":
+        return lambda text: text
+    from asrlab.text import CharVocabulary
+
+    return CharVocabulary.for_language(language).normalize
 
 
 def _estimate_seconds(job: UtteranceJob) -> float:
@@ -385,8 +421,9 @@ class CorpusBuilder:
                 merged = {}
         merged.update({(s.domain, s.split): asdict(s) for s in summary.splits})
         data = summary.to_dict()
-        data["splits"] = sorted(merged.values(), key=lambda s: (list(DOMAINS).index(s["domain"])
-                                                                 if s["domain"] in DOMAINS else 99, s["split"]))
+        order = [*DOMAINS, *LANGUAGE_DOMAINS]
+        data["splits"] = sorted(merged.values(), key=lambda s: (order.index(s["domain"])
+                                                                 if s["domain"] in order else 99, s["split"]))
         save_json(path, data)
 
     def worker_pool(self, shifts: dict[str, Any]):
@@ -413,7 +450,7 @@ class CorpusBuilder:
             if _split_is_current(manifest, recipe):
                 utts = read_manifest(manifest)
                 summary.splits.append(SplitSummary(spec.name, split, len(utts), total_minutes(utts),
-                                                   len({u.speaker for u in utts}), 0.0, True))
+                                                   len({u.speaker for u in utts}), 0.0, True, spec.language))
             else:
                 pending.append((split, manifest, recipe))
         return pending
@@ -437,7 +474,7 @@ class CorpusBuilder:
             summary.rendered += len(utts)
             summary.splits.append(SplitSummary(spec.name, split, len(utts), total_minutes(utts),
                                                len({u.speaker for u in utts}),
-                                               time.perf_counter() - began, False))
+                                               time.perf_counter() - began, False, spec.language))
 
     def _render_split(self, pool, spec: DomainSpec, split: str, held_out: set[str], audio_dir: Path) -> list[Utterance]:
         target = spec.sizes[self.size][split] * 60.0
@@ -456,11 +493,12 @@ class CorpusBuilder:
             count = max(1, math.ceil(0.9 * remaining / per_job))
             jobs = plan_jobs(spec, split, self.seed, len(utts), count, exclude, self.engines, audio_dir)
             for job, duration in zip(jobs, pool.imap(render, jobs, chunksize=4)):
-                utts.append(Utterance(
-                    job.path, job.text, round(duration, 4), spec.name, job.voice.speaker_id, split,
-                    extra={"engine": type(job.voice).__name__, "voice": asdict(job.voice),
-                           "style": spec.text_style, "shift": (spec.shift or {}).get("kind", "none")},
-                ))
+                extra = {"engine": type(job.voice).__name__, "voice": asdict(job.voice),
+                         "style": spec.text_style, "shift": (spec.shift or {}).get("kind", "none")}
+                if spec.language != "en":
+                    extra.update(language=spec.language, raw_text=job.text)
+                utts.append(Utterance(job.path, job.label or job.text, round(duration, 4), spec.name,
+                                      job.voice.speaker_id, split, extra=extra))
                 done_seconds += duration
                 bar.update(min(duration, max(0.0, target - bar.n)))
             mean = done_seconds / len(utts)
@@ -517,6 +555,39 @@ def build_corpus(out_dir: str | os.PathLike, size: SizeName = "smoke", domains: 
                  seed: int = 0, workers: int | None = None, progress: bool = True) -> CorpusSummary:
     """Build (or complete) the corpus under ``out_dir``; see :class:`CorpusBuilder`."""
     return CorpusBuilder(out_dir, size, seed, workers, progress).build(list(domains) if domains else None)
+
+
+def ensure_language_domain(corpus_dir: str | os.PathLike, language: str, size: SizeName = "lab", seed: int = 0,
+                           workers: int | None = None, progress: bool = True) -> Path:
+    """The folder of ``language``'s domain in ``corpus_dir``, built first if it is missing or stale.
+
+    Language domains (:data:`~asrlab.corpus.domains.LANGUAGE_DOMAINS`) are not part of the default
+    build; this builds the one asked for next to the English domains (``corpus_dir/spanish/``,
+    one manifest per split, labels normalised with ``CharVocabulary.for_language(language)``).
+    A domain whose splits are all current returns at once, without touching ``corpus.json``.
+
+    Args:
+        corpus_dir: the corpus root (``data/corpus-lab``).
+        language: ``"es"``/``"de"`` or a domain name (``"spanish"``).
+        size: corpus size: smoke (seconds), lab (about 16 minutes of audio), full.
+        seed: corpus seed.
+        workers: worker processes (default: CPU count).
+        progress: show progress bars.
+
+    Returns:
+        ``corpus_dir/<domain>``, holding ``train.jsonl``, ``unlabelled.jsonl``, ``dev.jsonl``, ``test.jsonl``.
+
+    Raises:
+        ValueError: no domain speaks ``language``, or an unknown size.
+    """
+    spec = language_domain(language)
+    builder = CorpusBuilder(corpus_dir, size, seed, workers, progress)
+    recipes = {split: _recipe(spec, split, size, seed, builder.engines) for split in BUILD_ORDER}
+    if not all(_split_is_current(manifest_path(corpus_dir, spec.name, s), recipes[s]) for s in BUILD_ORDER):
+        summary = builder.build([spec.name])
+        if spec.name in summary.missing:
+            raise MissingDependencyError(summary.missing[spec.name])
+    return Path(corpus_dir) / spec.name
 
 
 def load_summary(out_dir: str | os.PathLike) -> dict[str, Any]:

@@ -99,6 +99,9 @@ class DomainSpec:
         eval_voices: voices of the dev and test splits (disjoint from ``train_voices``).
         shift: acoustic shift, as ``{"kind": ..., **settings}`` (see :func:`build_shift`), or None.
         sizes: minutes per split for each corpus size.
+        language: ISO 639-1 code of the speech (``"en"``; ``"es"`` and ``"de"`` for
+            :data:`LANGUAGE_DOMAINS`): its texts come from that language's generator, and its
+            manifests are read with ``CharVocabulary.for_language(language)``.
     """
 
     name: str
@@ -109,6 +112,7 @@ class DomainSpec:
     eval_voices: VoicePool | None = None
     shift: dict[str, Any] | None = field(default=None, hash=False)
     sizes: dict[str, SplitMinutes] = field(default_factory=dict, hash=False)
+    language: str = "en"
 
     def pool(self, split: str) -> VoicePool:
         """The voice pool of ``split``."""
@@ -141,6 +145,9 @@ ACCENT_NAMES = {
     "en-029": "Caribbean",
     "en-gb-x-gbclan": "Lancastrian",
     "en-gb-x-gbcwmd": "West Midlands",
+    "es": "Castilian Spanish",
+    "es-419": "Latin American Spanish",
+    "de": "German",
 }
 _ACCENT_TRAIN = VoicePool(accents=TARGET_ACCENTS, variants=("m1", "m2", "m3", "f1", "f2", "klatt"))
 _ACCENT_EVAL = VoicePool(accents=TARGET_ACCENTS, variants=("m5", "m6", "f4", "f5", "klatt2"))
@@ -209,12 +216,61 @@ DOMAINS: dict[str, DomainSpec] = {
 }
 TARGET_DOMAINS = tuple(name for name in DOMAINS if name != "source")
 
+# Target languages (the cross-lingual chapter): espeak-ng's voices of the language, train and
+# eval speakers disjoint by variant (Spanish also mixes Castilian and Latin American accents).
+# Full size holds over 30 training minutes so that a learning curve of 1 to 30 minutes fits.
+_LANGUAGE_SIZES = {
+    "smoke": SplitMinutes(train=1.0, unlabelled=0.25, dev=0.5, test=0.5),
+    "lab": SplitMinutes(train=10.0, unlabelled=1.0, dev=2.0, test=3.0),
+    "full": SplitMinutes(train=35.0, unlabelled=5.0, dev=5.0, test=10.0),
+}
+_LANGUAGE_TRAIN_VARIANTS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3", "klatt")
+_LANGUAGE_EVAL_VARIANTS = ("m5", "m6", "m7", "f4", "f5", "klatt2")
+
+
+def _language_domain(name: str, language: str, accents: tuple[str, ...], description: str) -> DomainSpec:
+    return DomainSpec(
+        name, description, text_style="read", language=language, sizes=_LANGUAGE_SIZES,
+        train_voices=VoicePool(accents=accents, variants=_LANGUAGE_TRAIN_VARIANTS),
+        eval_voices=VoicePool(accents=accents, variants=_LANGUAGE_EVAL_VARIANTS),
+    )
+
+
+#: Domains in other languages. Not part of the default build (:data:`DOMAINS`): build them on
+#: demand with :func:`asrlab.corpus.build.ensure_language_domain` or
+#: ``asrlab corpus build --domains spanish german``.
+LANGUAGE_DOMAINS: dict[str, DomainSpec] = {
+    spec.name: spec
+    for spec in (
+        _language_domain("spanish", "es", ("es", "es-419"),
+                         "Spanish read speech, Castilian and Latin American espeak-ng voices"),
+        _language_domain("german", "de", ("de",), "German read speech, espeak-ng voices"),
+    )
+}
+
 
 def get_domain(name: str) -> DomainSpec:
-    """The domain called ``name``; ValueError listing the known names otherwise."""
-    if name not in DOMAINS:
-        raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}")
-    return DOMAINS[name]
+    """The domain called ``name`` (English or :data:`LANGUAGE_DOMAINS`); ValueError listing the
+    known names otherwise."""
+    if name in DOMAINS:
+        return DOMAINS[name]
+    if name in LANGUAGE_DOMAINS:
+        return LANGUAGE_DOMAINS[name]
+    raise ValueError(f"unknown domain {name!r}; known domains: {', '.join(DOMAINS)}; "
+                     f"other languages: {', '.join(LANGUAGE_DOMAINS)}")
+
+
+def language_domain(language: str) -> DomainSpec:
+    """The domain of ``language`` (``"es"`` -> ``spanish``; its name works too).
+
+    Raises:
+        ValueError: no domain speaks it; the message lists the languages there are.
+    """
+    for spec in LANGUAGE_DOMAINS.values():
+        if language in (spec.language, spec.name):
+            return spec
+    known = ", ".join(f"{s.language} ({s.name})" for s in LANGUAGE_DOMAINS.values())
+    raise ValueError(f"no corpus domain in language {language!r}; languages: {known}")
 
 
 def accent_name(code_or_voice: str) -> str:

@@ -33,6 +33,9 @@ ESPEAK_ACCENTS = (
     "en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
     "en-gb-x-gbcwmd", "en-029", "en-us-nyc",
 )
+#: Accents of the other languages asrlab builds corpora in (see asrlab.corpus.domains.LANGUAGE_DOMAINS),
+#: by language: ``es`` is Castilian Spanish, ``es-419`` Latin American.
+ESPEAK_LANGUAGE_ACCENTS: dict[str, tuple[str, ...]] = {"es": ("es", "es-419"), "de": ("de",), "nl": ("nl",)}
 #: espeak-ng's own name where it differs from the accent label (variants attach to "en", not "en-gb").
 _ESPEAK_NAME = {"en-gb": "en"}
 #: Voice variants that combine with every accent above (checked by the tests).
@@ -68,6 +71,11 @@ class EspeakVoice:
         return f"{base}+{self.variant}" if self.variant else base
 
     @property
+    def language(self) -> str:
+        """The language code of the accent: ``"en"`` for ``en-gb-scotland``, ``"es"`` for ``es-419``."""
+        return self.accent.split("-", 1)[0]
+
+    @property
     def speaker_id(self) -> str:
         """A speaker label: engine, accent and variant (rate and pitch vary within a speaker)."""
         variant = f"+{self.variant}" if self.variant else ""
@@ -83,11 +91,16 @@ class EspeakSynthesizer:
     and with any number of workers, each utterance is spoken by a fresh copy of the library
     (``fresh=True``, about 3 ms extra per utterance).
 
+    Args:
+        fresh: a fresh copy of the library for every utterance (see above).
+        languages: the languages whose voices it speaks (ISO codes: ``("en",)``, ``("es",)``);
+            only their data is loaded (:func:`espeak_data_dir`).
+
     Raises:
         MissingDependencyError: ``espeakng-loader`` is not installed.
     """
 
-    def __init__(self, fresh: bool = True) -> None:
+    def __init__(self, fresh: bool = True, languages: tuple[str, ...] = ("en",)) -> None:
         try:
             import espeakng_loader
         except ImportError as exc:
@@ -96,7 +109,9 @@ class EspeakSynthesizer:
             ) from exc
         self._source = espeakng_loader.get_library_path()
         self._tmp = Path(tempfile.mkdtemp(prefix="asrlab-espeak-"))
-        self._data_path = str(english_data_dir(Path(espeakng_loader.get_data_path()), self._tmp)).encode()
+        self.languages = tuple(languages)
+        self._data_path = str(espeak_data_dir(Path(espeakng_loader.get_data_path()), self._tmp,
+                                              self.languages)).encode()
         self._loads = 0
         self._fresh = fresh
         self._used = False
@@ -141,8 +156,9 @@ class EspeakSynthesizer:
         assert self._lib is not None
         if self._lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise ValueError(
-                f"espeak-ng has no voice {voice.name!r}; accents: {ESPEAK_ACCENTS}, "
-                f"variants: {ESPEAK_VARIANTS}"
+                f"espeak-ng has no voice {voice.name!r} in the languages {self.languages} this synthesizer "
+                f"loaded; accents: {ESPEAK_ACCENTS} and {ESPEAK_LANGUAGE_ACCENTS}, variants: {ESPEAK_VARIANTS}. "
+                f"Speak a {voice.language!r} voice with EspeakSynthesizer(languages=({voice.language!r},))."
             )
         for param, value in ((_PARAM_RATE, voice.rate), (_PARAM_PITCH, voice.pitch),
                              (_PARAM_RANGE, voice.pitch_range), (_PARAM_VOLUME, 100)):
@@ -175,24 +191,37 @@ class EspeakSynthesizer:
 
 
 def english_data_dir(source: Path, workdir: Path) -> Path:
-    """A view of espeak-ng's data folder with only English voices and asrlab's variants.
+    """:func:`espeak_data_dir` for English alone (what the English corpus is built with)."""
+    return espeak_data_dir(source, workdir, ("en",))
+
+
+def _is_language_file(name: str, languages: tuple[str, ...]) -> bool:
+    code = name.lower()
+    return any(code == lang or code.startswith(lang + "-") for lang in languages)
+
+
+def espeak_data_dir(source: Path, workdir: Path, languages: tuple[str, ...] = ("en",)) -> Path:
+    """A view of espeak-ng's data folder with only ``languages`` and asrlab's variants.
 
     Loading a voice makes espeak-ng scan every language and variant file; a fresh library per
     utterance would pay for that scan each time. The view (symbolic links into ``source``)
-    cuts the scan to the files asrlab uses; the speech is identical. Falls back to ``source``
-    where links cannot be made.
+    cuts the scan to the files asrlab uses: the ``<lang>_dict`` dictionaries and the voice files
+    ``lang/<family>/<lang>[-<region>]`` of ``languages``; the speech is identical. Falls back to
+    ``source`` where links cannot be made.
     """
     view = workdir / "espeak-ng-data"
+    dicts = {f"{lang}_dict" for lang in languages}
     try:
         view.mkdir()
         for item in source.iterdir():
-            if item.name in ("lang", "voices") or (item.name.endswith("_dict") and item.name != "en_dict"):
+            if item.name in ("lang", "voices") or (item.name.endswith("_dict") and item.name not in dicts):
                 continue
             os.symlink(item, view / item.name)
-        (view / "lang" / "gmw").mkdir(parents=True)
-        for item in (source / "lang" / "gmw").iterdir():
-            if item.name.startswith("en"):
-                os.symlink(item, view / "lang" / "gmw" / item.name)
+        for family in sorted(p for p in (source / "lang").iterdir() if p.is_dir()):
+            for item in family.iterdir():
+                if item.is_file() and _is_language_file(item.name, languages):
+                    (view / "lang" / family.name).mkdir(parents=True, exist_ok=True)
+                    os.symlink(item, view / "lang" / family.name / item.name)
         (view / "voices" / "!v").mkdir(parents=True)
         for name in ESPEAK_VARIANTS:
             if (source / "voices" / "!v" / name).exists():

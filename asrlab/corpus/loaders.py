@@ -7,14 +7,16 @@ asrlab downloads nothing. Fetch a corpus, extract it, and point one of these fun
   (10 min, 1 h, 10 h; https://dl.fbaipublicfiles.com/librilight/data/librispeech_finetuning.tgz).
 * :func:`prepare_cmu_arctic`: CMU ARCTIC (http://festvox.org/cmu_arctic/), seven speakers with
   US, Canadian, Scottish and Indian English accents.
+* :func:`prepare_mls`: Multilingual LibriSpeech (https://www.openslr.org/94), one language at a
+  time (``mls_spanish``, ``mls_german``...), transcripts kept in the language's own alphabet.
 
 Every loader normalises transcripts with :func:`~asrlab.text.normalize_text` and then checks them
-against :class:`~asrlab.text.CharVocabulary`. Numbers are **not** spelled out: these corpora
-spell every number as words already, so a digit or symbol means an edited or foreign copy, and a
-guess ("1905": "nineteen oh five" or "one thousand nine hundred and five"?) would put wrong
-labels in the data. Such transcripts are rejected with a :class:`~asrlab.errors.TranscriptError`
-that lists every offending ``file:line`` before any audio is read (or, with
-``on_invalid_text="skip"``, left out and counted in a warning).
+against :class:`~asrlab.text.CharVocabulary` (MLS: ``CharVocabulary.for_language``, so ``ñ``
+stays). Numbers are **not** spelled out: these corpora spell every number as words already, so a
+digit or symbol means an edited or foreign copy, and a guess ("1905": "nineteen oh five" or "one
+thousand nine hundred and five"?) would put wrong labels in the data. Such transcripts are
+rejected with a :class:`~asrlab.errors.TranscriptError` that lists every offending ``file:line``
+before any audio is read (or, with ``on_invalid_text="skip"``, left out and counted in a warning).
 
 Durations come from the audio headers (:func:`~asrlab.audio.audio_duration`); audio paths in the
 manifests point at the original files, which :func:`~asrlab.audio.load_audio` reads (FLAC and
@@ -36,7 +38,7 @@ from tqdm.auto import tqdm
 from asrlab.audio import SAMPLE_RATE, audio_duration, load_audio, save_audio
 from asrlab.errors import AudioError, ManifestError, TranscriptError
 from asrlab.manifest import Utterance, write_manifest
-from asrlab.text import CharVocabulary, normalize_text
+from asrlab.text import CharVocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,21 @@ OnInvalidText = Literal["error", "skip"]
 LIBRISPEECH_URL = "https://www.openslr.org/12"
 LIBRILIGHT_URL = "https://dl.fbaipublicfiles.com/librilight/data/librispeech_finetuning.tgz"
 ARCTIC_URL = "http://festvox.org/cmu_arctic/"
+MLS_URL = "https://www.openslr.org/94"
+
+#: Multilingual LibriSpeech folder names (``mls_<name>``) -> ISO 639-1 language codes.
+MLS_LANGUAGES: dict[str, str] = {
+    "english": "en", "german": "de", "dutch": "nl", "french": "fr", "spanish": "es", "italian": "it",
+    "portuguese": "pt", "polish": "pl",
+}
+#: MLS limited-supervision training sets -> their handle files under ``train/limited_supervision/``.
+MLS_TRAIN_SUBSETS: dict[str, tuple[str, ...]] = {
+    "10min": ("1hr/0",),
+    "1h": tuple(f"1hr/{fold}" for fold in range(6)),
+    "10h": (*(f"1hr/{fold}" for fold in range(6)), "9hr"),
+}
+_MLS_DIR = re.compile(r"^mls_([a-z]+?)(?:_opus)?$")
+_MLS_ID = re.compile(r"^(\d+)_(\d+)_(\d+)$")
 
 #: Libri-light limited-resource subsets -> folders under ``librispeech_finetuning/``.
 LIBRILIGHT_FOLDERS: dict[str, tuple[str, ...]] = {
@@ -93,16 +110,17 @@ def _list_dirs(folder: Path) -> list[str]:
 
 
 def _check_texts(
-    items: list[_Item], on_invalid_text: OnInvalidText, corpus: str
+    items: list[_Item], on_invalid_text: OnInvalidText, corpus: str, vocab: CharVocabulary | None = None,
 ) -> list[tuple[_Item, str]]:
-    """Normalise every transcript; reject (or skip) those the vocabulary cannot encode."""
+    """Normalise every transcript with ``vocab`` (English by default); reject (or skip) those
+    it cannot encode."""
     if on_invalid_text not in ("error", "skip"):
         raise ValueError(f"on_invalid_text must be 'error' or 'skip', got {on_invalid_text!r}")
-    vocab = CharVocabulary()
+    vocab = vocab or CharVocabulary()
     good: list[tuple[_Item, str]] = []
     bad: list[str] = []
     for item in items:
-        text = normalize_text(item.raw_text)
+        text = vocab.normalize(item.raw_text)
         unknown = vocab.unknown_characters(text)
         if not text or unknown:
             why = "empty after normalisation" if not text else f"characters {unknown!r}"
@@ -113,7 +131,7 @@ def _check_texts(
         shown = "\n  ".join(bad[:20]) + ("\n  ..." if len(bad) > 20 else "")
         raise TranscriptError(
             f"{len(bad)} {corpus} transcript(s) cannot be encoded with asrlab's vocabulary "
-            f"(a-z, space, apostrophe) after normalisation:\n  {shown}\n"
+            f"(a-z, space, apostrophe{', ' + vocab.letters if vocab.letters else ''}) after normalisation:\n  {shown}\n"
             "Spell numbers and symbols out as words in those lines, or pass "
             "on_invalid_text='skip' (--skip-bad with `asrlab corpus prepare`) to leave these utterances out."
         )
@@ -154,9 +172,10 @@ def _build_manifest(
     on_invalid_text: OnInvalidText,
     progress: bool,
     convert_dir: Path | None = None,
+    vocab: CharVocabulary | None = None,
 ) -> Path:
     """Check texts, measure audio (with a progress bar) and write ``manifest``."""
-    checked = _check_texts(items, on_invalid_text, corpus)
+    checked = _check_texts(items, on_invalid_text, corpus, vocab)
     utterances = []
     for item, text in tqdm(checked, desc=corpus, unit="file", disable=not progress):
         path, duration = _measure(item, convert_dir)
@@ -495,3 +514,169 @@ def prepare_cmu_arctic(
         split_of=lambda item: arctic_split(item.utt_id, dev_fraction, test_fraction),
         corpus="CMU ARCTIC", on_invalid_text=on_invalid_text, progress=progress,
     )
+
+
+# --------------------------------------------------------------------------- Multilingual LibriSpeech
+
+
+def mls_language(folder: str | os.PathLike) -> str | None:
+    """The language code of an MLS folder name: ``mls_spanish`` (or ``mls_spanish_opus``) -> ``"es"``;
+    None for a name that is not one."""
+    match = _MLS_DIR.match(Path(folder).name)
+    return MLS_LANGUAGES.get(match.group(1)) if match else None
+
+
+def _mls_base(root: Path, language: str | None) -> tuple[Path, str]:
+    """The ``mls_<name>`` folder under (or at) ``root`` and its language code."""
+    fix = (f"Download mls_<language>.tar.gz from {MLS_URL}, extract it (`tar xzf mls_spanish.tar.gz` "
+           "creates mls_spanish/) and pass that folder, or its parent with language='es'.")
+    _require_dir(root, "Multilingual LibriSpeech root", fix)
+    if any((root / split / "transcripts.txt").is_file() for split in ("train", "dev", "test")):
+        inferred = mls_language(root)
+        if language is None and inferred is None:
+            raise ValueError(f"cannot tell the language of {root} from its name (expected mls_<language>, "
+                             f"e.g. mls_spanish): pass language='es' (--language es)")
+        return root, language or inferred  # type: ignore[return-value]
+    if language is not None:
+        names = [n for n, code in MLS_LANGUAGES.items() if code == language]
+        for name in names:
+            for folder in (root / f"mls_{name}", root / f"mls_{name}_opus"):
+                if folder.is_dir():
+                    return folder, language
+    found = [n for n in _list_dirs(root) if mls_language(n)]
+    raise FileNotFoundError(
+        f"no Multilingual LibriSpeech language folder at {root}"
+        + (f" for language {language!r}" if language else "")
+        + f" (MLS folders found there: {', '.join(found) or 'none'}): it needs train/, dev/ or test/ "
+        f"with a transcripts.txt. {fix}"
+    )
+
+
+def _read_mls_handles(split_dir: Path, subset: str) -> set[str]:
+    """The utterance ids of a limited-supervision training subset (``10min``, ``1h``, ``10h``)."""
+    if subset not in MLS_TRAIN_SUBSETS:
+        raise ValueError(f"unknown MLS training subset {subset!r}; choose one of {', '.join(MLS_TRAIN_SUBSETS)}")
+    handles: set[str] = set()
+    for part in MLS_TRAIN_SUBSETS[subset]:
+        path = split_dir / "limited_supervision" / part / "handles.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"MLS handle file {path} not found: the {subset} training subset needs "
+                                    f"{', '.join(MLS_TRAIN_SUBSETS[subset])}. Re-extract the archive from {MLS_URL}.")
+        handles |= {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    return handles
+
+
+def _read_mls_split(split_dir: Path, keep: set[str] | None, language: str) -> list[_Item]:
+    """Items of one MLS split: ``transcripts.txt`` lines ``SPEAKER_BOOK_UTT<TAB>text``, audio at
+    ``audio/SPEAKER/BOOK/SPEAKER_BOOK_UTT.flac`` (``.opus`` in the opus release)."""
+    transcripts = split_dir / "transcripts.txt"
+    if not transcripts.is_file():
+        raise FileNotFoundError(f"MLS transcript file {transcripts} not found: re-extract the archive from {MLS_URL}")
+    items: list[_Item] = []
+    seen: set[str] = set()
+    with open(transcripts, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{transcripts}:{number}"
+            utt_id, tab, text = line.rstrip("\n").partition("\t")
+            match = _MLS_ID.match(utt_id.strip())
+            if not tab or match is None or not text.strip():
+                raise TranscriptError(f"{where}: expected 'SPEAKER_BOOK_UTTERANCE<TAB>transcript' "
+                                      f"(e.g. '10087_10388_000000\tla casa'), got {line.rstrip()!r}")
+            utt_id = utt_id.strip()
+            if keep is not None and utt_id not in keep:
+                continue
+            if utt_id in seen:
+                raise TranscriptError(f"{where}: {utt_id} has a transcript already; keep one line")
+            seen.add(utt_id)
+            speaker, book, _ = match.groups()
+            folder = split_dir / "audio" / speaker / book
+            audio = next((folder / f"{utt_id}{ext}" for ext in (".flac", ".opus", ".wav")
+                          if (folder / f"{utt_id}{ext}").is_file()), None)
+            if audio is None:
+                raise ManifestError(f"transcript line without audio: {where} names {utt_id}, but "
+                                    f"{folder / (utt_id + '.flac')} does not exist. Re-extract the archive, "
+                                    "or delete the line.")
+            items.append(_Item(utt_id=utt_id, audio=audio, raw_text=text.strip(), speaker=speaker,
+                               source=where, extra={"book": book, "language": language}))
+    if keep is not None and not items:
+        raise ManifestError(f"none of the limited-supervision handles is in {transcripts}: are the handle "
+                            "files from the same language release?")
+    return items
+
+
+def prepare_mls(
+    root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    splits: Sequence[str] = ("train", "dev", "test"),
+    language: str | None = None,
+    domain: str | None = None,
+    train_subset: str | None = None,
+    convert_audio: bool = False,
+    *,
+    on_invalid_text: OnInvalidText = "error",
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write one manifest per split of a Multilingual LibriSpeech language.
+
+    Expects the layout the openslr archives extract to::
+
+        root/mls_spanish/{train,dev,test}/transcripts.txt          SPEAKER_BOOK_UTT<TAB>transcript
+        root/mls_spanish/{train,dev,test}/audio/SPEAKER/BOOK/SPEAKER_BOOK_UTT.flac
+        root/mls_spanish/train/limited_supervision/{1hr/0..5,9hr}/handles.txt
+
+    ``root`` may also be the ``mls_<language>`` folder itself, whose name then gives the language.
+    Transcripts are normalised with ``CharVocabulary.for_language(language)`` (``ñ``, ``ü``, ``ß``
+    stay letters; other accents fold); a line it cannot encode is named with its file and line.
+    Lines are not checked against the audio the other way round (the training folder holds
+    hundreds of thousands of files): audio without a transcript is simply not used.
+
+    Args:
+        root: the ``mls_<language>`` folder, or the folder holding it (then ``language`` is needed).
+        out_dir: where ``<split>.jsonl`` (and converted audio) are written; make it
+            ``<corpus>/<domain>`` and :func:`~asrlab.manifest.manifest_path` finds the manifests.
+        splits: any of ``"train"``, ``"dev"``, ``"test"``.
+        language: ISO code (``"es"``); default: from the folder name (``mls_spanish`` -> ``"es"``).
+        domain: the ``domain`` field of every line (default ``mls_<language name>``, e.g. ``mls_spanish``).
+        train_subset: ``"10min"``, ``"1h"`` or ``"10h"``: only the limited-supervision training
+            utterances of that size (the MLS handle files); None takes the whole training split.
+        convert_audio: ``True`` writes 16 kHz WAVs to ``out_dir/wav/<split>/`` (needed for opus).
+        on_invalid_text: ``"error"`` raises on a transcript the vocabulary cannot encode,
+            ``"skip"`` leaves it out with a warning.
+        progress: show a tqdm progress bar over the files.
+
+    Returns:
+        ``{split: manifest path}``. Each line has ``speaker`` = the MLS speaker id, ``split``, and
+        extra keys ``book`` and ``language`` (:attr:`asrlab.manifest.Utterance.language`).
+
+    Raises:
+        FileNotFoundError: no MLS folder at ``root``, or a split or handle file is missing.
+        ValueError: the language cannot be told, has no alphabet in asrlab, or a split is unknown.
+        ManifestError: a transcript line has no audio file.
+        TranscriptError: a malformed or duplicated line, or (with ``on_invalid_text="error"``)
+            transcripts the vocabulary cannot encode, each named with its file and line.
+    """
+    bad_splits = [s for s in splits if s not in ("train", "dev", "test")]
+    if bad_splits or not splits:
+        raise ValueError(f"MLS splits are train, dev and test; got {list(splits)}")
+    base, language = _mls_base(Path(root), language)
+    vocab = CharVocabulary.for_language(language)  # ValueError for a language with no alphabet here
+    name = next((n for n, code in MLS_LANGUAGES.items() if code == language), language)
+    domain = domain or f"mls_{name}"
+    out_dir = Path(out_dir)
+    manifests: dict[str, Path] = {}
+    for split in splits:
+        split_dir = base / split
+        if not split_dir.is_dir():
+            found = ", ".join(d for d in _list_dirs(base) if d in ("train", "dev", "test")) or "none"
+            raise FileNotFoundError(f"MLS split {split!r} not found: {split_dir} does not exist (splits in {base}: "
+                                    f"{found}). Re-extract the archive from {MLS_URL}.")
+        keep = _read_mls_handles(split_dir, train_subset) if split == "train" and train_subset else None
+        items = _read_mls_split(split_dir, keep, language)
+        manifests[split] = _build_manifest(
+            items, out_dir / f"{split}.jsonl", domain=domain, split_of=lambda _, s=split: s,
+            corpus=f"MLS {name} {split}", on_invalid_text=on_invalid_text, progress=progress,
+            convert_dir=out_dir / "wav" / split if convert_audio else None, vocab=vocab,
+        )
+    return manifests

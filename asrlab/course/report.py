@@ -59,15 +59,20 @@ def render_bench(data: dict[str, Any]) -> str:
 def render_corpus(data: dict[str, Any]) -> str:
     splits = ("train", "unlabelled", "dev", "test")
     rows: dict[str, dict[str, dict[str, Any]]] = {}
+    languages: dict[str, str] = {}
     for s in data["splits"]:
         rows.setdefault(s["domain"], {})[s["split"]] = s
-    lines = ["| domain | " + " | ".join(f"{s} (min)" for s in splits) + " | utterances | speakers train/test |",
-             "|---|" + "---:|" * (len(splits) + 2)]
+        languages[s["domain"]] = s.get("language", "en")
+    multilingual = any(lang != "en" for lang in languages.values())  # a language column only then
+    lines = ["| domain | " + "language | " * multilingual + " | ".join(f"{s} (min)" for s in splits)
+             + " | utterances | speakers train/test |",
+             "|---|" + "---|" * multilingual + "---:|" * (len(splits) + 2)]
     for domain, cells in rows.items():
         minutes = " | ".join(f"{cells[s]['minutes']:.1f}" if s in cells else "-" for s in splits)
         count = sum(c["utterances"] for c in cells.values())
         speakers = f"{cells.get('train', {}).get('speakers', '-')}/{cells.get('test', {}).get('speakers', '-')}"
-        lines.append(f"| {domain} | {minutes} | {count} | {speakers} |")
+        label = f"{domain} | {languages[domain]}" if multilingual else domain
+        lines.append(f"| {label} | {minutes} | {count} | {speakers} |")
     rate = data.get("utterances_per_second")
     engines = ", ".join(k for k, v in data.get("engines", {}).items() if v)
     lines.append(f"\nBuilt with `asrlab corpus build --out data/corpus-full --size full --save "
