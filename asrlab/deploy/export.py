@@ -138,9 +138,10 @@ def export_model(model: str | os.PathLike | LoadedModel, out: str | os.PathLike,
 def _export_torchscript(module: nn.Module, examples: list[torch.Tensor], meta: dict, out: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.11 points to torch.export, which has no TorchScript file
         traced = torch.jit.trace(module, (examples[0],), check_inputs=[(x,) for x in examples])
-    with atomic_write(out) as tmp:
-        torch.jit.save(traced, str(tmp), _extra_files={TORCHSCRIPT_META_FILE: json.dumps(meta)})
+        with atomic_write(out) as tmp:
+            torch.jit.save(traced, str(tmp), _extra_files={TORCHSCRIPT_META_FILE: json.dumps(meta)})
 
 
 def _export_onnx(module: nn.Module, example: torch.Tensor, meta: dict, quantize: str, out: Path) -> None:

@@ -27,7 +27,7 @@ from asrlab.manifest import read_manifest
 from asrlab.metrics import error_rates, per_domain
 
 __all__ = ["SpeedResult", "MemoryResult", "DeploymentResult", "DEFAULT_VARIANTS", "measure_speed", "peak_memory",
-           "evaluate_recognizer", "compare_deployments", "file_size_mb"]
+           "evaluate_recognizer", "compare_deployments", "file_size_mb", "measure_speeds"]
 
 #: The variants :func:`compare_deployments` measures by default: (format, quantisation), where
 #: format ``"pytorch"`` is the model as trained, run by PyTorch without export.
@@ -79,21 +79,35 @@ def measure_speed(model: Any, waves: Sequence[np.ndarray], threads: int = 1, rep
         repeats: runs per utterance.
         warmup: untimed runs first.
     """
+    return measure_speeds({"model": model}, waves, threads, repeats, warmup)["model"]
+
+
+def measure_speeds(models: dict[str, Any], waves: Sequence[np.ndarray], threads: int = 1, repeats: int = 3,
+                   warmup: int = 1) -> dict[str, SpeedResult]:
+    """:func:`measure_speed` of several models, interleaved: each repeat runs every model on an
+    utterance in turn, so that a busy machine slows them all alike and the comparison stays fair.
+
+    Returns:
+        A :class:`SpeedResult` per name of ``models``.
+    """
     if not waves:
         raise ValueError("measure_speed: no waveforms given")
-    recognizer = _with_threads(as_recognizer(model, threads=threads), threads)
-    for _ in range(warmup):
-        recognizer.log_probs(waves[0])
-    times = []
-    for wave in waves:
-        best = float("inf")
-        for _ in range(max(repeats, 1)):
-            began = time.perf_counter()
-            recognizer.log_probs(wave)
-            best = min(best, time.perf_counter() - began)
-        times.append(best)
-    audio = sum(len(w) for w in waves) / recognizer.sample_rate
-    return SpeedResult(sum(times), audio, times, threads)
+    recognizers = {name: _with_threads(as_recognizer(m, threads=threads), threads) for name, m in models.items()}
+    for recognizer in recognizers.values():
+        for _ in range(warmup):
+            recognizer.log_probs(waves[0])
+    best = {name: [float("inf")] * len(waves) for name in recognizers}
+    for _ in range(max(repeats, 1)):
+        for i, wave in enumerate(waves):
+            for name, recognizer in recognizers.items():
+                began = time.perf_counter()
+                recognizer.log_probs(wave)
+                best[name][i] = min(best[name][i], time.perf_counter() - began)
+    results = {}
+    for name, recognizer in recognizers.items():
+        audio = sum(len(w) for w in waves) / recognizer.sample_rate
+        results[name] = SpeedResult(sum(best[name]), audio, best[name], threads)
+    return results
 
 
 def _with_threads(recognizer: Recognizer, threads: int) -> Recognizer:
@@ -110,8 +124,10 @@ class MemoryResult:
     """Peak resident memory of a fresh process that loads a model and transcribes one file.
 
     Attributes:
-        peak_mb: the process's peak resident set (``ru_maxrss``) after loading and one run, MB.
-        baseline_mb: the same process's peak after its imports, before the model loads, MB.
+        peak_mb: the process's peak resident set while it loaded the model and ran it once, MB.
+        baseline_mb: its resident set after the imports (torch, onnxruntime) and reading the
+            audio, before the model loads, MB (NaN where /proc is missing: then ``peak_mb`` is
+            the peak since the process started, imports included).
     """
 
     peak_mb: float
@@ -143,6 +159,28 @@ def peak_memory(model: str | os.PathLike, audio: str | os.PathLike, threads: int
     return MemoryResult(data["peak_mb"], data["baseline_mb"])
 
 
+def _rss_mb(field: str) -> float | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process in MB, from /proc (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak resident set to its current size (Linux: ``clear_refs`` 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _maxrss_mb() -> float:
     import resource
 
@@ -151,21 +189,28 @@ def _maxrss_mb() -> float:
 
 
 def _probe(model: str, audio: str, threads: int, quantize: str) -> dict[str, float]:
-    """The child of :func:`peak_memory`: import, note the peak, load and run, note it again."""
-    import torch  # noqa: F401 - counted in the baseline, as every variant's process imports it
+    """The child of :func:`peak_memory`: import, note the resident set, load and run, note the peak.
+
+    On Linux the peak is reset after the imports (whose transient peak would hide the model's);
+    elsewhere ``ru_maxrss`` counts from the process start.
+    """
+    import torch  # noqa: F401 - in the baseline: every variant's process imports both
 
     import onnxruntime  # noqa: F401
     from asrlab.deploy.runtime import is_exported
 
-    baseline = _maxrss_mb()
+    wave = load_audio(audio)
+    baseline = _rss_mb("VmRSS") if _reset_peak() else None
     if is_exported(model):
         recognizer: Recognizer = load_exported(model, threads=threads)
     else:
         from asrlab.models.resolve import resolve_ctc_model
 
         recognizer = TorchRecognizer(resolve_ctc_model(model), quantize=quantize, threads=threads)
-    recognizer.transcribe(load_audio(audio, recognizer.sample_rate))
-    return {"peak_mb": _maxrss_mb(), "baseline_mb": baseline}
+    recognizer.transcribe(wave)
+    if baseline is not None:
+        return {"peak_mb": _rss_mb("VmHWM") or _maxrss_mb(), "baseline_mb": baseline}
+    return {"peak_mb": _maxrss_mb(), "baseline_mb": float("nan")}
 
 
 def evaluate_recognizer(model: Any, manifests: Sequence[str | os.PathLike], limit: int | None = None,
@@ -214,9 +259,10 @@ class DeploymentResult:
         quantize: ``"none"``, ``"int8"`` or ``"fp16"``.
         path: the exported file (the model file for ``"pytorch"``).
         size_mb: its size on disk.
-        rtf: real-time factor on ``threads`` threads (:func:`measure_speed`).
+        rtf: real-time factor on ``threads`` threads (:func:`measure_speeds`, all variants interleaved).
         wer, cer: greedy error rates per manifest (a dict: manifest name -> rate).
-        peak_mb, baseline_mb: :func:`peak_memory` (NaN when not measured).
+        peak_mb, baseline_mb: :func:`peak_memory` (NaN when not measured); their difference is
+            what the model costs.
         threads: intra-op threads of the speed and memory measurements.
         utterances: utterances scored.
     """
@@ -268,28 +314,33 @@ def compare_deployments(model: str | os.PathLike, manifests: Sequence[str | os.P
     timed = read_manifest(manifests[0])[:speed_utterances]
     waves = [load_audio(u.audio, loaded.features.sample_rate) for u in timed]
     model_file = _model_file(model)
-    results = []
+    recognizers: dict[tuple[str, str], Recognizer] = {}
+    paths: dict[tuple[str, str], Path] = {}
     for format, quantize in variants:
         if format == "pytorch":
-            path = model_file
-            recognizer: Recognizer = TorchRecognizer(loaded, quantize=quantize, threads=threads)
+            paths[format, quantize] = model_file
+            recognizers[format, quantize] = TorchRecognizer(loaded, quantize=quantize, threads=threads)
         else:
             suffix = ".onnx" if format == "onnx" else ".pt"
-            path = export_model(loaded, out_dir / f"{format}-{quantize}{suffix}", format, quantize,
-                                name=str(loaded.meta.get("name") or Path(str(model)).stem))
-            recognizer = load_exported(path, threads=threads)
-        speed = measure_speed(recognizer, waves, threads=threads)
+            paths[format, quantize] = export_model(loaded, out_dir / f"{format}-{quantize}{suffix}", format, quantize,
+                                                   name=str(loaded.meta.get("name") or Path(str(model)).stem))
+            recognizers[format, quantize] = load_exported(paths[format, quantize], threads=threads)
+    speeds = measure_speeds(recognizers, waves, threads=threads, repeats=5)  # type: ignore[arg-type]
+    results = []
+    for (format, quantize), recognizer in recognizers.items():
+        path = paths[format, quantize]
         scores = {Path(m).parent.name or str(m): evaluate_recognizer(recognizer, [m], limit) for m in manifests}
         mem = (peak_memory(path, timed[0].audio, threads, quantize if format == "pytorch" else "none")
                if memory else MemoryResult(float("nan"), float("nan")))
-        result = DeploymentResult(format, quantize, str(path), file_size_mb(path), speed.rtf,
+        result = DeploymentResult(format, quantize, str(path), file_size_mb(path), speeds[format, quantize].rtf,
                                   {k: r.rates.wer for k, r in scores.items()}, {k: r.rates.cer for k, r in scores.items()},
                                   mem.peak_mb, mem.baseline_mb, threads,
                                   sum(r.rates.utterances for r in scores.values()))
         if progress:
             print(f"{result.name}: {result.size_mb:.2f} MB, RTF {result.rtf:.4f}, WER "
                   + ", ".join(f"{k} {100 * v:.1f}%" for k, v in result.wer.items())
-                  + (f", peak {result.peak_mb:.0f} MB" if memory else ""), flush=True)
+                  + (f", peak {result.peak_mb:.0f} MB (+{result.peak_mb - result.baseline_mb:.0f} MB over the "
+                     "imports)" if memory else ""), flush=True)
         results.append(result)
     return results
 

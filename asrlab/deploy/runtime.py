@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -154,7 +155,9 @@ def load_exported(path: str | os.PathLike, threads: int | None = None) -> Export
     else:
         extra = {TORCHSCRIPT_META_FILE: ""}
         try:
-            runner = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.11: "torch.jit.load is deprecated"
+                runner = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         except Exception as exc:
             raise CheckpointError(f"{path} is not a TorchScript export ({str(exc).splitlines()[0]}); "
                                   f"{_EXPORT_HINT}") from None
