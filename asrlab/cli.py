@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence, get_args
 
-from asrlab.config import (ALIGNMENT_METHODS, CORPUS_SIZES, POOLINGS, REGIMES, SELECTION_RULES, TRAIN_PRESETS,
-                           AlignmentConfig, RegimeConfig)
+from asrlab.config import (ALIGNMENT_METHODS, CORPUS_SIZES, EXPORT_FORMATS, POOLINGS, QUANTIZATIONS, REGIMES,
+                           SELECTION_RULES, TRAIN_PRESETS, AlignmentConfig, RegimeConfig)
 from asrlab.errors import AsrlabError
 
 # Each command's options are registered by a ``register_<command>(commands)`` function next to
@@ -409,7 +409,8 @@ def _add_skip_bad(parser: argparse.ArgumentParser, help: str) -> None:
 
 def register_transcribe(commands: Commands) -> None:
     transcribe = commands.add_parser("transcribe", help="print the transcript of audio files")
-    transcribe.add_argument("--model", required=True)
+    transcribe.add_argument("--model", required=True, help="model file, run folder, pretrained name, or a file "
+                            "written by `asrlab export` (.onnx, TorchScript .pt)")
     transcribe.add_argument("audio", nargs="+", type=Path)
     _add_skip_bad(transcribe, "report unreadable files and exit 0 (without it they are reported, the others "
                   "transcribed, and the exit status is 1)")
@@ -440,6 +441,34 @@ def _add_decoder_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexicon", help="allowed words, one per line (default with a word LM: its words)")
     parser.add_argument("--backend", choices=("auto", "flashlight", "python"), default="auto",
                         help="beam search: torchaudio's ctc_decoder (flashlight-text) or asrlab's Python one")
+
+
+# --------------------------------------------------------------------------- export
+def _export(args: argparse.Namespace) -> int:
+    from asrlab.deploy.export import export_model
+    from asrlab.deploy.measure import file_size_mb
+    from asrlab.files import check_writable
+
+    check_writable(args.out, "the exported model (--out)", file=True)
+    path = export_model(args.model, args.out, args.format, args.quantize)
+    print(f"{path}: {args.format}{'' if args.quantize == 'none' else ' ' + args.quantize}, {file_size_mb(path):.2f} MB; "
+          f"input: a 16 kHz mono waveform, output: CTC log-probabilities; transcribe with "
+          f"`asrlab transcribe --model {path} FILE.wav`")
+    return 0
+
+
+def register_export(commands: Commands) -> None:
+    export = commands.add_parser(
+        "export", help="write a CTC model with its feature front end and vocabulary to one ONNX or TorchScript file",
+        description="The file turns a 16 kHz waveform into CTC log-probabilities and carries its vocabulary: "
+                    "`asrlab transcribe --model FILE` and asrlab/deploy/standalone_onnx.py (onnxruntime, numpy "
+                    "and soundfile only) transcribe with it.")
+    export.add_argument("--model", required=True, help="model file, run folder or pretrained name")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
+    export.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
+                        help="int8: dynamic int8 quantisation; fp16: float16 weights (ONNX only)")
+    export.add_argument("--out", required=True, type=Path, help="the file to write (.onnx, or .pt for TorchScript)")
+    export.set_defaults(func=_export)
 
 
 # --------------------------------------------------------------------------- language models
@@ -689,6 +718,7 @@ register_notebooks = command_group(
 COMMANDS: tuple[Registrar, ...] = (
     register_corpus, register_train, register_pretrain, register_pretrained, register_finetune, register_adapt,
     register_eval, register_transcribe, register_lm, register_bench, register_notebooks, register_report,
+    register_export,
 )
 
 

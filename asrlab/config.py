@@ -362,3 +362,11 @@ TRAIN_PRESETS: dict[str, tuple[ModelConfig, TrainConfig, LoaderConfig]] = {
     "full": (ModelConfig(), TrainConfig(epochs=12, lr=2e-3, warmup_steps=300, checkpoint_every=200),
              LoaderConfig(max_seconds=240.0, num_workers=1)),
 }
+
+
+# --------------------------------------------------------------------------- deployment
+#: File formats ``asrlab export`` writes (:func:`asrlab.deploy.export.export_model`).
+EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript")
+#: Weight compressions of an export: ``"int8"`` (dynamic int8 quantisation) and ``"fp16"``
+#: (ONNX only: weights stored as float16, computed in float32).
+QUANTIZATIONS: tuple[str, ...] = ("none", "int8", "fp16")

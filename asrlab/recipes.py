@@ -85,6 +85,12 @@ def transcribe_each(model, audio: Sequence[str | os.PathLike], decoder=None) -> 
     from asrlab.audio import load_audio
     from asrlab.decoding.greedy import greedy_decode
 
+    if isinstance(model, (str, os.PathLike)):
+        from asrlab.deploy.runtime import is_exported
+
+        if is_exported(model):
+            yield from _transcribe_exported(model, audio, decoder)
+            return
     loaded = resolve_model(model)
     if not isinstance(loaded, LoadedModel) and decoder is not None:
         raise own_decoder_error(loaded, "a CTC decoder does not apply (leave decoder=None)")
@@ -104,6 +110,25 @@ def transcribe_each(model, audio: Sequence[str | os.PathLike], decoder=None) -> 
         texts = (greedy_decode(log_probs, lengths, loaded.vocab) if decoder is None
                  else decoder.decode(log_probs, lengths))
         yield Transcript(path, texts[0])
+
+
+def _transcribe_exported(path: str | os.PathLike, audio: Sequence[str | os.PathLike], decoder=None) -> Iterator[Transcript]:
+    """:func:`transcribe_each` for a file written by ``asrlab export`` (audio resampled to its rate)."""
+    from asrlab.audio import load_audio
+    from asrlab.decoding.greedy import greedy_decode
+    from asrlab.deploy.runtime import load_exported
+
+    exported = load_exported(path)
+    for item in audio:
+        try:
+            log_probs = torch.from_numpy(exported.log_probs(load_audio(item, exported.sample_rate)))[None]
+        except AsrlabError as exc:
+            yield Transcript(item, None, str(exc))
+            continue
+        lengths = torch.tensor([log_probs.shape[1]])
+        text = (greedy_decode(log_probs, lengths, exported.vocab) if decoder is None
+                else decoder.decode(log_probs, lengths))[0]
+        yield Transcript(item, text)
 
 
 def transcribe_files(model, audio: Sequence[str | os.PathLike], decoder=None) -> list[str]:
