@@ -446,12 +446,28 @@ def _decoder_settings(args: argparse.Namespace) -> dict:
 
 
 def _decoder(args: argparse.Namespace):
-    """None for plain greedy decoding (the unchanged default), else a decoder from the flags."""
+    """None for plain greedy decoding (the unchanged default), else a decoder from the flags, over
+    the vocabulary of ``--model`` (a model fine-tuned into another alphabet has its own)."""
     if args.decoder == "greedy" and args.lm is None and args.lexicon is None:
         return None
     from asrlab.decoding import make_decoder
 
-    return make_decoder(**_decoder_settings(args), backend=args.backend)
+    return make_decoder(**_decoder_settings(args), backend=args.backend, vocab=_model_vocab(args.model))
+
+
+def _model_vocab(model: str):
+    """The vocabulary stored in an asrlab model file or run folder; asrlab's English one for
+    anything else (pretrained names, Whisper folders)."""
+    from asrlab.errors import CheckpointError
+    from asrlab.models.checkpoint import read_checkpoint
+    from asrlab.text import CharVocabulary
+
+    if Path(model).exists():
+        try:
+            return CharVocabulary(tuple(read_checkpoint(model)["vocab"]))
+        except CheckpointError:
+            pass
+    return CharVocabulary()
 
 
 def _add_decoder_flags(parser: argparse.ArgumentParser) -> None:

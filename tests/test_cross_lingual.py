@@ -202,6 +202,7 @@ def test_the_finetune_command_takes_a_language_or_a_vocabulary_file(init, spanis
     assert json.loads(capsys.readouterr().out)["utterances"] == len(SPANISH)
     audio = read_manifest(spanish_manifest)[0].audio
     assert main(["transcribe", "--model", str(tmp_path / "es"), audio]) == 0
+    assert main(["transcribe", "--model", str(tmp_path / "es"), "--decoder", "beam", "--backend", "python", audio]) == 0
 
     vocab_file = write_vocabulary(tmp_path / "vocab.txt", ES)
     assert main([*common, "--regime", "full", "--vocab", str(vocab_file), "--no-keep-shared-rows",
