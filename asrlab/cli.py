@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence, get_args
 
-from asrlab.config import (ALIGNMENT_METHODS, CORPUS_SIZES, EXPORT_FORMATS, POOLINGS, QUANTIZATIONS, REGIMES,
-                           SELECTION_RULES, TRAIN_PRESETS, AlignmentConfig, RegimeConfig)
+from asrlab.config import (ALIGNMENT_METHODS, CORPUS_SIZES, EXPORT_FORMATS, NEW_ROWS, POOLINGS, QUANTIZATIONS,
+                           REGIMES, SELECTION_RULES, TRAIN_PRESETS, AlignmentConfig, AuxiliaryConfig, RegimeConfig,
+                           ReplayConfig)
 from asrlab.errors import AsrlabError
 
 # Each command's options are registered by a ``register_<command>(commands)`` function next to
@@ -204,15 +205,25 @@ def _finetune(args: argparse.Namespace) -> int:
     if _is_whisper_base(args.init):
         return _finetune_whisper(args)
     from asrlab.finetune import finetune_manifests
+    from asrlab.text import vocabulary_from_spec
 
     regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay,
-                          l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha)
+                          l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha,
+                          head_share=args.head_share)
+    vocab = vocabulary_from_spec(args.vocab) if args.vocab is not None else None
+    auxiliary = AuxiliaryConfig(args.aux_label, args.aux_weight) if args.aux_label else None
+    replay = ReplayConfig(args.replay_weight, args.replay_per_batch or ReplayConfig().batch_size)
     result = finetune_manifests(args.init, args.train, regime, args.out, dev=args.dev, epochs=args.epochs,
-                                lr=args.lr or 1e-3, seed=args.seed, progress=not args.quiet)
+                                lr=args.lr or 1e-3, seed=args.seed, progress=not args.quiet, vocab=vocab,
+                                copy_shared=args.keep_shared_rows, init_new=args.new_rows, auxiliary=auxiliary,
+                                replay=args.replay, replay_config=replay)
     best = result.history.best_dev_wer
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
-          + (f", best dev WER {100 * best:.1f}%" if best is not None else "") + f"; model: {args.out / 'model.pt'}")
+          + (f", best dev WER {100 * best:.1f}%" if best is not None else "")
+          + (f", {args.aux_label} accuracy on dev {100 * result.aux_dev_accuracy:.1f}%"
+             if result.aux_dev_accuracy is not None else "")
+          + f", {len(result.vocab)} output symbols; model: {args.out / 'model.pt'}")
     return 0
 
 
@@ -226,9 +237,13 @@ def _is_whisper_base(init: str) -> bool:
 def _finetune_whisper(args: argparse.Namespace) -> int:
     from asrlab.whisper_finetune import finetune_whisper_manifests, regime_config
 
+    unsupported = [flag for flag, value in (("--vocab", args.vocab), ("--aux-label", args.aux_label)) if value]
+    if unsupported:
+        raise AsrlabError(f"{' and '.join(unsupported)} apply to CTC models; {args.init} decodes with its own "
+                          "tokenizer (fine-tune its CTC variant, e.g. whisper-tiny.en-ctc)")
     config = regime_config(args.regime, k=args.k, l2sp_alpha=args.l2sp_alpha if args.l2sp_alpha is not None else 1.0,
                            lr=args.lr or 1e-4, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                           replay=args.replay_per_batch if args.replay else 0)
+                           replay=(args.replay_per_batch or 2) if args.replay else 0)
     result = finetune_whisper_manifests(args.init, args.train, args.out, config, source=args.replay,
                                         progress=not args.quiet)
     print(f"{args.init} {args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters "
@@ -256,10 +271,28 @@ def register_finetune(commands: Commands) -> None:
                           help="learning-rate factor per block (layerwise)")
     finetune.add_argument("--l2sp-alpha", type=float, default=None,
                           help=f"pull towards the pretrained weights (l2sp; default {regime.l2sp_alpha:g}, Whisper 1)")
+    finetune.add_argument("--head-share", type=float, default=regime.head_share,
+                          help="share of the epochs that train the head only (head-then-full)")
+    finetune.add_argument("--vocab", metavar="LANGUAGE_OR_FILE",
+                          help="fine-tune into another alphabet: a language code (es, de...: English symbols, then the "
+                               "language's letters) or a file with one symbol a line (<space> for the space; the "
+                               "blank <blank> first or left out, then added); default: the model's own")
+    finetune.add_argument("--keep-shared-rows", action=argparse.BooleanOptionalAction, default=True,
+                          help="with --vocab, copy the output rows of the symbols both alphabets share")
+    finetune.add_argument("--new-rows", choices=NEW_ROWS, default=NEW_ROWS[0],
+                          help="with --vocab, how new letters' output rows start (base_letter: ñ from n)")
+    finetune.add_argument("--aux-label", metavar="FIELD",
+                          help="multi-task: also predict this manifest field per utterance (speaker, accent, domain)")
+    finetune.add_argument("--aux-weight", type=float, default=AuxiliaryConfig().weight,
+                          help="multi-task: mu in CTC + mu * cross-entropy")
     finetune.add_argument("--steps", type=int, default=120, help="Whisper: optimiser steps")
     finetune.add_argument("--batch-size", type=int, default=8, help="Whisper: target utterances per step")
-    finetune.add_argument("--replay", type=Path, nargs="+", help="Whisper: source manifests replayed in every batch")
-    finetune.add_argument("--replay-per-batch", type=int, default=2, help="Whisper: source utterances per batch")
+    finetune.add_argument("--replay", type=Path, nargs="+",
+                          help="source manifests replayed while fine-tuning, against forgetting")
+    finetune.add_argument("--replay-weight", type=float, default=ReplayConfig().weight,
+                          help="CTC models: rho in CTC_target + rho * CTC_source")
+    finetune.add_argument("--replay-per-batch", type=int, default=None,
+                          help=f"source utterances per batch (default {ReplayConfig().batch_size}; Whisper 2)")
     finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--quiet", action="store_true")
     finetune.set_defaults(func=_finetune)
@@ -424,12 +457,28 @@ def _decoder_settings(args: argparse.Namespace) -> dict:
 
 
 def _decoder(args: argparse.Namespace):
-    """None for plain greedy decoding (the unchanged default), else a decoder from the flags."""
+    """None for plain greedy decoding (the unchanged default), else a decoder from the flags, over
+    the vocabulary of ``--model`` (a model fine-tuned into another alphabet has its own)."""
     if args.decoder == "greedy" and args.lm is None and args.lexicon is None:
         return None
     from asrlab.decoding import make_decoder
 
-    return make_decoder(**_decoder_settings(args), backend=args.backend)
+    return make_decoder(**_decoder_settings(args), backend=args.backend, vocab=_model_vocab(args.model))
+
+
+def _model_vocab(model: str):
+    """The vocabulary stored in an asrlab model file or run folder; asrlab's English one for
+    anything else (pretrained names, Whisper folders)."""
+    from asrlab.errors import CheckpointError
+    from asrlab.models.checkpoint import read_checkpoint
+    from asrlab.text import CharVocabulary
+
+    if Path(model).exists():
+        try:
+            return CharVocabulary(tuple(read_checkpoint(model)["vocab"]))
+        except CheckpointError:
+            pass
+    return CharVocabulary()
 
 
 def _add_decoder_flags(parser: argparse.ArgumentParser) -> None:

@@ -185,9 +185,9 @@ CORPUS_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
 
 
 # --------------------------------------------------------------------------- fine-tuning regimes
-Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp"]
+Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full"]
 #: The fine-tuning regimes of :mod:`asrlab.finetune`, in the order the course compares them.
-REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp")
+REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full")
 
 
 @dataclass(frozen=True)
@@ -195,8 +195,8 @@ class RegimeConfig:
     """One fine-tuning regime and its settings (see :mod:`asrlab.finetune`).
 
     Each regime reads only its own setting (``top_k`` for ``"top-k"``, ``layer_decay`` for
-    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``) and ignores the others, so one object can
-    carry the settings of a whole comparison.
+    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``, ``head_share`` for ``"head-then-full"``) and
+    ignores the others, so one object can carry the settings of a whole comparison.
 
     Attributes:
         name: one of :data:`REGIMES`.
@@ -205,6 +205,9 @@ class RegimeConfig:
         layer_decay: ``"layerwise"``: the learning rate shrinks by this factor per block below
             the head (values above 1 would make lower blocks learn faster).
         l2sp_alpha: ``"l2sp"``: strength of the pull of the encoder towards its pretrained weights.
+        head_share: ``"head-then-full"``: the share of the epochs (and of ``max_steps``, if set)
+            in which only the head trains before everything does; at least one epoch goes to
+            each stage.
 
     Raises:
         ValueError: an unknown regime, or a setting out of its range.
@@ -214,6 +217,7 @@ class RegimeConfig:
     top_k: int = 2
     layer_decay: float = 0.5
     l2sp_alpha: float = 1e-2
+    head_share: float = 0.25
 
     def __post_init__(self) -> None:
         if self.name not in REGIMES:
@@ -224,19 +228,70 @@ class RegimeConfig:
             raise ValueError(f"layer_decay must be a finite number >= 0, got {self.layer_decay}")
         if not math.isfinite(self.l2sp_alpha) or self.l2sp_alpha < 0:
             raise ValueError(f"l2sp_alpha must be a finite number >= 0, got {self.l2sp_alpha}")
+        if not 0.0 < self.head_share < 1.0:
+            raise ValueError(f"head_share (share of the epochs that train the head only) must lie strictly "
+                             f"between 0 and 1, got {self.head_share}")
 
 
 def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
-                  l2sp_alpha: float | None = None) -> RegimeConfig:
+                  l2sp_alpha: float | None = None, head_share: float | None = None) -> RegimeConfig:
     """``regime`` as a :class:`RegimeConfig`; the settings given here (not None) replace its own.
 
     A name gets the default settings. This is how functions that also take the settings as
     keywords (``finetune(..., k=1)``, ``compare_regimes(..., l2sp_alpha=1.0)``) build their config.
     """
     config = regime if isinstance(regime, RegimeConfig) else RegimeConfig(regime)  # type: ignore[arg-type]
-    given = {k: v for k, v in {"top_k": top_k, "layer_decay": layer_decay, "l2sp_alpha": l2sp_alpha}.items()
-             if v is not None}
+    given = {k: v for k, v in {"top_k": top_k, "layer_decay": layer_decay, "l2sp_alpha": l2sp_alpha,
+                               "head_share": head_share}.items() if v is not None}
     return replace(config, **given) if given else config
+
+
+NewRows = Literal["random", "base_letter"]
+#: How the output rows of letters a pretrained model's vocabulary lacks start, when it is moved onto
+#: a new alphabet (:func:`asrlab.models.vocabulary.replace_vocabulary`).
+NEW_ROWS: tuple[str, ...] = ("random", "base_letter")
+
+
+@dataclass(frozen=True)
+class AuxiliaryConfig:
+    """Multi-task fine-tuning: an utterance-level class predicted from the shared encoder
+    (:mod:`asrlab.multitask`), with the loss ``CTC + weight * cross-entropy``.
+
+    Attributes:
+        label: what to predict, a manifest field: ``"speaker"``, ``"domain"``, ``"accent"`` (the
+            line's ``accent`` key, else its voice's accent, else the accent in an espeak speaker
+            label) or any other key of the manifest lines.
+        weight: mu, the weight of the cross-entropy (0: the head is trained but the loss adds
+            exactly nothing, so the model trains as without it).
+    """
+
+    label: str = "speaker"
+    weight: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("label must name a manifest field, e.g. 'speaker' or 'accent'")
+        if not math.isfinite(self.weight) or self.weight < 0:
+            raise ValueError(f"weight (mu) must be a finite number >= 0, got {self.weight}")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Source replay against forgetting (:mod:`asrlab.replay`): ``CTC_target + weight * CTC_source``.
+
+    Attributes:
+        weight: rho, the weight of the CTC loss on source speech.
+        batch_size: source utterances per training step.
+    """
+
+    weight: float = 0.5
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.weight) or self.weight < 0:
+            raise ValueError(f"weight (rho) must be a finite number >= 0, got {self.weight}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
 
 
 # --------------------------------------------------------------------------- domain alignment

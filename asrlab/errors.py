@@ -22,6 +22,10 @@ class TranscriptError(AsrlabError, ValueError):
     """A transcript is empty, holds characters outside the vocabulary, or is too long for CTC."""
 
 
+class VocabularyError(AsrlabError, ValueError):
+    """A vocabulary file or name is malformed or unknown (the message names the file and line)."""
+
+
 class CheckpointError(AsrlabError, ValueError):
     """A checkpoint does not match the model it is loaded into, or is not an asrlab checkpoint."""
 

@@ -6,15 +6,20 @@ apostrophe (29 symbols). Other languages add the letters of their own alphabet
 not an ``n`` with an accent to fold. Normalisation maps free text onto an alphabet, keeping the
 letters it is told to keep and folding every other accent; anything it cannot map raises
 :class:`~asrlab.errors.TranscriptError` with the offending characters named.
+
+A vocabulary can also come from a file (:func:`read_vocabulary`, one symbol a line) or from what a
+user types (:func:`vocabulary_from_spec`: a language code or such a file).
 """
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
-from asrlab.errors import TranscriptError
+from asrlab.errors import TranscriptError, VocabularyError
 
 BLANK = "<blank>"
 _PUNCT_TO_SPACE = re.compile(r"[-_/\u2013\u2014]+")
@@ -177,3 +182,94 @@ class CharVocabulary:
     @classmethod
     def from_dict(cls, data: dict[str, list[str]]) -> "CharVocabulary":
         return cls(tuple(data["symbols"]))
+
+
+#: How a vocabulary file writes the space symbol (a line holding one space works too).
+SPACE_TOKEN = "<space>"
+
+
+def read_vocabulary(path: str | os.PathLike) -> CharVocabulary:
+    """A :class:`CharVocabulary` from a text file with one output symbol a line, in index order.
+
+    The format (UTF-8):
+
+    * each line holds one character, lower case (as :func:`normalize_text` writes text);
+      surrounding spaces and tabs are ignored, and empty lines are skipped;
+    * the space symbol is written ``<space>`` (or as a line holding exactly one space);
+    * the CTC blank is ``<blank>``: it may be the first symbol, and is added at index 0 when the
+      file does not name it (so a file of only letters is fine);
+    * lines starting with ``#`` are comments.
+
+    For an English model's output rows to be reused, list the English symbols first in their
+    order (blank, space, a-z, apostrophe), then the new letters: :meth:`CharVocabulary.for_language`
+    builds exactly that.
+
+    Raises:
+        VocabularyError: the file is missing or not UTF-8, or a line holds more than one
+            character, an upper-case letter, a symbol already listed, or ``<blank>`` after the
+            first symbol; the message names the file and the line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise VocabularyError(f"vocabulary file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VocabularyError(f"cannot read vocabulary file {path}: {exc}; it must be UTF-8 text, "
+                              "one symbol a line") from None
+    symbols: list[str] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        line = raw.rstrip("\r")
+        if line == " ":
+            symbol = " "
+        else:
+            symbol = unicodedata.normalize("NFC", line.strip(" \t"))
+            if not symbol or symbol.startswith("#"):
+                continue
+            if symbol == SPACE_TOKEN:
+                symbol = " "
+        if symbol == BLANK:
+            if symbols:
+                raise VocabularyError(f"{where}: {BLANK} must be the first symbol (index 0) or left out "
+                                      "(it is then added at index 0)")
+        elif len(symbol) != 1:
+            raise VocabularyError(f"{where}: {symbol!r} is not one character; write one symbol a line "
+                                  f"({SPACE_TOKEN} for the space)")
+        elif symbol != symbol.lower():
+            raise VocabularyError(f"{where}: {symbol!r} is upper case, but transcripts are lower-cased before "
+                                  f"they are encoded; write {symbol.lower()!r}")
+        if symbol in seen:
+            raise VocabularyError(f"{where}: {symbol!r} is already listed on line {seen[symbol]}; "
+                                  "each symbol once")
+        seen[symbol] = number
+        symbols.append(symbol)
+    if BLANK not in seen:
+        symbols.insert(0, BLANK)
+    if len(symbols) < 2:
+        raise VocabularyError(f"{path} lists no symbols; write one symbol a line")
+    return CharVocabulary(tuple(symbols))
+
+
+def write_vocabulary(path: str | os.PathLike, vocab: CharVocabulary) -> Path:
+    """Write ``vocab`` in the format :func:`read_vocabulary` reads (the blank first, the space as ``<space>``)."""
+    path = Path(path)
+    path.write_text("".join(f"{SPACE_TOKEN if s == ' ' else s}\n" for s in vocab.symbols), encoding="utf-8")
+    return path
+
+
+def vocabulary_from_spec(spec: str | os.PathLike) -> CharVocabulary:
+    """The vocabulary a user names: a language code (``"es"``, ``"de"``: :meth:`CharVocabulary.for_language`)
+    or a vocabulary file (:func:`read_vocabulary`); an existing file wins over a language code.
+
+    Raises:
+        VocabularyError: neither a file nor a language asrlab has an alphabet for, or a bad file.
+    """
+    if Path(spec).is_file():
+        return read_vocabulary(spec)
+    try:
+        return CharVocabulary.for_language(str(spec))
+    except ValueError:
+        raise VocabularyError(f"vocabulary {str(spec)!r} is neither a file nor a language code; use one of "
+                              f"{', '.join(sorted(LANGUAGE_LETTERS))} or a file with one symbol a line") from None

@@ -101,11 +101,17 @@ def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
 # --------------------------------------------------------------------------- hooks and history
 @dataclass(frozen=True)
 class StepInfo:
-    """Where training is: ``step`` optimiser steps done of ``total_steps``."""
+    """Where training is: ``step`` optimiser steps done of ``total_steps``.
+
+    ``ids`` are the utterance ids of the labelled batch, in the order of its rows (and of the
+    hook's ``source`` rows), for hooks that look up something per utterance (a class label,
+    :class:`asrlab.multitask.AuxiliaryLoss`); empty where the caller did not give them.
+    """
 
     epoch: int
     step: int
     total_steps: int
+    ids: tuple[str, ...] = ()
 
     @property
     def progress(self) -> float:
@@ -151,6 +157,48 @@ class ParameterPenalty:
         with torch.autocast(source.hidden.device.type, enabled=False):
             value = self.penalty(self.model)
         return value, {self.name: float(value.detach())}
+
+
+class ExtraLosses:
+    """Several :class:`ExtraLoss` hooks as one: their losses are summed and their logs merged.
+
+    Fine-tuning with L2-SP, an auxiliary task and source replay at once passes
+    ``ExtraLosses([penalty, auxiliary, replay])`` to :func:`fit`.
+
+    Args:
+        parts: the hooks, called in this order each step.
+
+    Raises:
+        ValueError: (when called) two hooks log under the same name.
+    """
+
+    def __init__(self, parts: Sequence[ExtraLoss]) -> None:
+        if not parts:
+            raise ValueError("ExtraLosses needs at least one hook")
+        self.parts = list(parts)
+
+    def __call__(self, source: EncoderOutput, target: EncoderOutput | None,
+                 info: StepInfo) -> tuple[torch.Tensor, dict[str, float]]:
+        total: torch.Tensor | None = None
+        logs: dict[str, float] = {}
+        for part in self.parts:
+            value, part_logs = part(source, target, info)
+            clash = set(logs) & set(part_logs)
+            if clash:
+                raise ValueError(f"two extra losses log {sorted(clash)}: give them different names")
+            logs.update(part_logs)
+            total = value if total is None else total + value
+        assert total is not None
+        return total, logs
+
+
+def combine_extra_losses(parts: Sequence[ExtraLoss | None]) -> ExtraLoss | None:
+    """The hooks of ``parts`` that are not None as one hook: None for none, the hook itself for
+    one, an :class:`ExtraLosses` for more."""
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else ExtraLosses(present)
 
 
 Callback = Callable[[str, dict[str, Any]], None]
@@ -554,7 +602,7 @@ def fit(
                 state.extra_batch += 1
                 target = target.to(device)
             loss, ctc, logs = step_loss(net, batch, feats, blank=train.vocab.blank,
-                                        info=StepInfo(state.epoch, state.step, total_steps),
+                                        info=StepInfo(state.epoch, state.step, total_steps, tuple(batch.ids)),
                                         extra_loss=extra_loss, target=target, amp_dtype=amp_dtype)
             state.scaler.scale(loss / config.grad_accum).backward()
             micro += 1
@@ -633,6 +681,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-__all__ = ["CHECKPOINT_FILE", "Distributed", "ExtraLoss", "History", "ParameterPenalty", "StepInfo", "TrainState",
-           "fit", "freeze", "layerwise_param_groups", "new_state", "optimizer_step", "step_loss", "train_top_k",
-           "trainable_parameters", "unfreeze"]
+__all__ = ["CHECKPOINT_FILE", "Distributed", "ExtraLoss", "ExtraLosses", "History", "ParameterPenalty", "StepInfo",
+           "TrainState", "combine_extra_losses", "fit", "freeze", "layerwise_param_groups", "new_state",
+           "optimizer_step", "step_loss", "train_top_k", "trainable_parameters", "unfreeze"]

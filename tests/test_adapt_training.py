@@ -51,17 +51,17 @@ def target_manifest(tiny_manifest: Path, tmp_path_factory) -> Path:
 @pytest.fixture()
 def text_guard(monkeypatch):
     """Fail if anything normalises or checks a target transcript."""
-    normalize, check = datasets_mod.normalize_text, datasets_mod.check_utterance
+    normalize, check = CharVocabulary.normalize, datasets_mod.check_utterance
 
-    def guarded_normalize(text: str) -> str:
+    def guarded_normalize(vocab: CharVocabulary, text: str) -> str:
         assert text not in (FORBIDDEN, ""), "a target transcript was read"
-        return normalize(text)
+        return normalize(vocab, text)
 
     def guarded_check(utt, *args, **kwargs):
         assert utt.domain != "target", "a target transcript was checked"
         return check(utt, *args, **kwargs)
 
-    monkeypatch.setattr(datasets_mod, "normalize_text", guarded_normalize)
+    monkeypatch.setattr(CharVocabulary, "normalize", guarded_normalize)   # datasets normalise with their vocabulary
     monkeypatch.setattr(datasets_mod, "check_utterance", guarded_check)
 
 

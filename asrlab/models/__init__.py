@@ -9,6 +9,7 @@ from asrlab.config import ModelConfig
 from asrlab.models.base import CTCModel, Encoder, EncoderOutput
 from asrlab.models.checkpoint import LoadedModel, load_model, save_model
 from asrlab.models.factory import build_model
+from asrlab.models.vocabulary import replace_vocabulary
 
 
 def count_parameters(model, trainable_only: bool = False) -> int:
@@ -17,4 +18,4 @@ def count_parameters(model, trainable_only: bool = False) -> int:
 
 
 __all__ = ["CTCModel", "Encoder", "EncoderOutput", "LoadedModel", "ModelConfig", "build_model",
-           "count_parameters", "load_model", "save_model"]
+           "count_parameters", "load_model", "replace_vocabulary", "save_model"]
