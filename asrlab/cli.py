@@ -197,13 +197,16 @@ def _finetune(args: argparse.Namespace) -> int:
     from asrlab.finetune import finetune_manifests
 
     regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay,
-                          l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha)
+                          l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha,
+                          bottleneck=args.bottleneck, rank=args.rank, train_head=args.train_head)
     result = finetune_manifests(args.init, args.train, regime, args.out, dev=args.dev, epochs=args.epochs,
                                 lr=args.lr or 1e-3, seed=args.seed, progress=not args.quiet)
     best = result.history.best_dev_wer
+    saved = args.out / "model.pt"
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
-          + (f", best dev WER {100 * best:.1f}%" if best is not None else "") + f"; model: {args.out / 'model.pt'}")
+          + (f", best dev WER {100 * best:.1f}%" if best is not None else "") + f"; model: {saved}"
+          + (f" ({saved.stat().st_size / 1e3:.0f} kB)" if saved.is_file() else ""))
     return 0
 
 
@@ -234,7 +237,9 @@ def register_finetune(commands: Commands) -> None:
         "finetune", help="fine-tune a pretrained model on a target domain",
         description="CTC models train with asrlab's CTC loss; --init whisper-tiny.en fine-tunes Whisper end to end "
                     "(its decoder and tokenizer): regimes head (the decoder only), top-k (the decoder and the top k "
-                    "encoder blocks), full, l2sp.")
+                    "encoder blocks), full, l2sp. The adapter and lora regimes freeze the base model, train "
+                    "what they add (bottleneck adapters, low-rank weight changes) and save only that, with the "
+                    "base's name and weights digest.")
     finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
     finetune.add_argument("--train", required=True, type=Path, nargs="+")
     finetune.add_argument("--dev", type=Path, nargs="+")
@@ -247,6 +252,11 @@ def register_finetune(commands: Commands) -> None:
                           help="learning-rate factor per block (layerwise)")
     finetune.add_argument("--l2sp-alpha", type=float, default=None,
                           help=f"pull towards the pretrained weights (l2sp; default {regime.l2sp_alpha:g}, Whisper 1)")
+    finetune.add_argument("--bottleneck", type=int, default=regime.bottleneck,
+                          help="adapter: inner size of the adapter after each encoder layer")
+    finetune.add_argument("--rank", type=int, default=regime.rank, help="lora: rank of the low-rank weight changes")
+    finetune.add_argument("--train-head", action="store_true",
+                          help="adapter, lora: the output layer trains too (model.pt then stores it)")
     finetune.add_argument("--steps", type=int, default=120, help="Whisper: optimiser steps")
     finetune.add_argument("--batch-size", type=int, default=8, help="Whisper: target utterances per step")
     finetune.add_argument("--replay", type=Path, nargs="+", help="Whisper: source manifests replayed in every batch")
