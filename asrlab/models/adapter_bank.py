@@ -10,7 +10,7 @@ import torch
 
 from asrlab.errors import CheckpointError
 from asrlab.models.adapter_checkpoint import AdapterSpec, AdapterWeights, base_sha256, load_base, read_adapter
-from asrlab.models.adapters import check_adapter_state, load_adapter_state, set_adapters_enabled
+from asrlab.models.adapters import check_adapter_state, is_adapter_key, load_adapter_state, set_adapters_enabled
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
 
@@ -21,7 +21,9 @@ class AdapterBank:
     Every adapter in a bank has the same :class:`~asrlab.models.adapter_checkpoint.AdapterSpec`
     (method, sizes, places): the structure is added to the base once, and :meth:`use` copies the
     chosen domain's tensors into it (and its head, or the base's head back); ``use(None)``
-    switches the adapters off, which gives the bare base exactly.
+    switches the adapters off, which gives the bare base exactly. (LoRA on the head itself, a
+    ``targets`` that names ``"head"``, is not supported here: a domain that changes the head
+    trains and stores it whole, ``train_head=True``.)
 
     Args:
         base: the base model (a :class:`~asrlab.models.LoadedModel`, copied so the caller's model is
@@ -70,6 +72,8 @@ class AdapterBank:
             raise CheckpointError(f"{source} was trained on a base with weights sha256 {weights.base_sha256}, but "
                                   f"this bank's base has sha256 {expected}: give it the base it was trained on, or "
                                   "train the adapter again on this base")
+        if any(k.startswith("head.") and is_adapter_key(k) for k in weights.state):
+            raise ValueError(f"{source} puts LoRA on the head; a bank serves adapters whose head is whole or absent")
         head = weights.state.get("head.weight")
         if head is not None and head.shape != self.model.head.weight.shape:
             raise ValueError(f"{source} has a head for {head.shape[0]} symbols, the base {self.model.head.out_features}: "
