@@ -209,7 +209,8 @@ def _finetune(args: argparse.Namespace) -> int:
 
     regime = RegimeConfig(args.regime, top_k=args.k, layer_decay=args.layer_decay,
                           l2sp_alpha=RegimeConfig().l2sp_alpha if args.l2sp_alpha is None else args.l2sp_alpha,
-                          head_share=args.head_share)
+                          head_share=args.head_share,
+                          bottleneck=args.bottleneck, rank=args.rank, train_head=args.train_head)
     vocab = vocabulary_from_spec(args.vocab) if args.vocab is not None else None
     auxiliary = AuxiliaryConfig(args.aux_label, args.aux_weight) if args.aux_label else None
     replay = ReplayConfig(args.replay_weight, args.replay_per_batch or ReplayConfig().batch_size)
@@ -218,12 +219,14 @@ def _finetune(args: argparse.Namespace) -> int:
                                 copy_shared=args.keep_shared_rows, init_new=args.new_rows, auxiliary=auxiliary,
                                 replay=args.replay, replay_config=replay)
     best = result.history.best_dev_wer
+    saved = args.out / "model.pt"
     print(f"{args.regime}: {result.trainable_parameters:,} of {result.total_parameters:,} parameters trained, "
           f"{len(result.history.steps)} steps in {result.seconds:.1f} s"
           + (f", best dev WER {100 * best:.1f}%" if best is not None else "")
           + (f", {args.aux_label} accuracy on dev {100 * result.aux_dev_accuracy:.1f}%"
              if result.aux_dev_accuracy is not None else "")
-          + f", {len(result.vocab)} output symbols; model: {args.out / 'model.pt'}")
+          + f", {len(result.vocab)} output symbols; model: {saved}"
+          + (f" ({saved.stat().st_size / 1e3:.0f} kB)" if saved.is_file() else ""))
     return 0
 
 
@@ -258,7 +261,9 @@ def register_finetune(commands: Commands) -> None:
         "finetune", help="fine-tune a pretrained model on a target domain",
         description="CTC models train with asrlab's CTC loss; --init whisper-tiny.en fine-tunes Whisper end to end "
                     "(its decoder and tokenizer): regimes head (the decoder only), top-k (the decoder and the top k "
-                    "encoder blocks), full, l2sp.")
+                    "encoder blocks), full, l2sp. The adapter and lora regimes freeze the base model, train "
+                    "what they add (bottleneck adapters, low-rank weight changes) and save only that, with the "
+                    "base's name and weights digest.")
     finetune.add_argument("--init", required=True, help="model file, run folder or pretrained name")
     finetune.add_argument("--train", required=True, type=Path, nargs="+")
     finetune.add_argument("--dev", type=Path, nargs="+")
@@ -285,6 +290,11 @@ def register_finetune(commands: Commands) -> None:
                           help="multi-task: also predict this manifest field per utterance (speaker, accent, domain)")
     finetune.add_argument("--aux-weight", type=float, default=AuxiliaryConfig().weight,
                           help="multi-task: mu in CTC + mu * cross-entropy")
+    finetune.add_argument("--bottleneck", type=int, default=regime.bottleneck,
+                          help="adapter: inner size of the adapter after each encoder layer")
+    finetune.add_argument("--rank", type=int, default=regime.rank, help="lora: rank of the low-rank weight changes")
+    finetune.add_argument("--train-head", action="store_true",
+                          help="adapter, lora: the output layer trains too (model.pt then stores it)")
     finetune.add_argument("--steps", type=int, default=120, help="Whisper: optimiser steps")
     finetune.add_argument("--batch-size", type=int, default=8, help="Whisper: target utterances per step")
     finetune.add_argument("--replay", type=Path, nargs="+",

@@ -185,9 +185,10 @@ CORPUS_SIZES: tuple[str, ...] = ("smoke", "lab", "full")
 
 
 # --------------------------------------------------------------------------- fine-tuning regimes
-Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full"]
-#: The fine-tuning regimes of :mod:`asrlab.finetune`, in the order the course compares them.
-REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full")
+Regime = Literal["scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full", "adapter", "lora"]
+#: The fine-tuning regimes of :mod:`asrlab.finetune`, in the order the course compares them; the
+#: parameter-efficient ones (``adapter``, ``lora``) last.
+REGIMES: tuple[str, ...] = ("scratch", "head", "top-k", "full", "layerwise", "l2sp", "head-then-full", "adapter", "lora")
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,9 @@ class RegimeConfig:
     """One fine-tuning regime and its settings (see :mod:`asrlab.finetune`).
 
     Each regime reads only its own setting (``top_k`` for ``"top-k"``, ``layer_decay`` for
-    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``, ``head_share`` for ``"head-then-full"``) and
-    ignores the others, so one object can carry the settings of a whole comparison.
+    ``"layerwise"``, ``l2sp_alpha`` for ``"l2sp"``, ``head_share`` for ``"head-then-full"``,
+    ``bottleneck`` for ``"adapter"``, ``rank`` for ``"lora"``, ``train_head`` for both) and ignores
+    the others, so one object can carry the settings of a whole comparison.
 
     Attributes:
         name: one of :data:`REGIMES`.
@@ -208,6 +210,10 @@ class RegimeConfig:
         head_share: ``"head-then-full"``: the share of the epochs (and of ``max_steps``, if set)
             in which only the head trains before everything does; at least one epoch goes to
             each stage.
+        bottleneck: ``"adapter"``: the inner size of the bottleneck adapter after each encoder layer.
+        rank: ``"lora"``: the rank of the low-rank change to each GRU and linear weight matrix.
+        train_head: ``"adapter"`` and ``"lora"``: the output layer trains too (it always does when
+            the base's head is untrained, as ``whisper-tiny.en-ctc``'s is).
 
     Raises:
         ValueError: an unknown regime, or a setting out of its range.
@@ -218,6 +224,9 @@ class RegimeConfig:
     layer_decay: float = 0.5
     l2sp_alpha: float = 1e-2
     head_share: float = 0.25
+    bottleneck: int = 64
+    rank: int = 8
+    train_head: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in REGIMES:
@@ -235,6 +244,16 @@ class RegimeConfig:
 
 def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
                   l2sp_alpha: float | None = None, head_share: float | None = None) -> RegimeConfig:
+        for name in ("bottleneck", "rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+
+def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
+                  l2sp_alpha: float | None = None, head_share: float | None = None, bottleneck: int | None = None,
+                  rank: int | None = None, train_head: bool | None = None) -> RegimeConfig:
     """``regime`` as a :class:`RegimeConfig`; the settings given here (not None) replace its own.
 
     A name gets the default settings. This is how functions that also take the settings as
@@ -242,7 +261,8 @@ def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer
     """
     config = regime if isinstance(regime, RegimeConfig) else RegimeConfig(regime)  # type: ignore[arg-type]
     given = {k: v for k, v in {"top_k": top_k, "layer_decay": layer_decay, "l2sp_alpha": l2sp_alpha,
-                               "head_share": head_share}.items() if v is not None}
+                               "head_share": head_share, "bottleneck": bottleneck, "rank": rank,
+                               "train_head": train_head}.items() if v is not None}
     return replace(config, **given) if given else config
 
 

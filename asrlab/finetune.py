@@ -13,11 +13,18 @@ Each regime decides what trains and how fast:
 * ``head-then-full``: two stages, as in LP-FT (Kumar et al. 2022): first only the head trains
   (for ``head_share`` of the epochs, default 0.25), then everything does (a fresh optimiser and
   learning-rate schedule for each stage), so that a new head does not send random gradients
-  into the pretrained encoder at the start.
+  into the pretrained encoder at the start;
+* ``adapter``: the base stays frozen; a small residual bottleneck adapter after each encoder
+  layer trains (Houlsby et al. 2019; :mod:`asrlab.models.adapters`), and the head if asked;
+* ``lora``: the base stays frozen; low-rank changes to its GRU and linear weight matrices train
+  (LoRA, Hu et al. 2021; :mod:`asrlab.models.lora`), and the head if asked.
+
+The last two start exactly at the pretrained model and save only what they add (a few hundred
+kB, with the base's name and a sha256 of its weights: :mod:`asrlab.models.adapter_checkpoint`).
 
 A regime and its settings travel together as a :class:`~asrlab.config.RegimeConfig`; every
 function here also takes a regime's name, and the settings as keywords (``k=``,
-``layer_decay=``, ``l2sp_alpha=``, ``head_share=``), which replace the config's.
+``layer_decay=``, ``l2sp_alpha=``, ``head_share=``, ``bottleneck=``, ``rank=``), which replace the config's.
 
 **A new alphabet** (cross-lingual transfer): with ``vocab=`` (a
 :class:`~asrlab.text.CharVocabulary` other than the model's own, e.g.
@@ -55,8 +62,11 @@ from asrlab.config import (REGIMES, AuxiliaryConfig, LoaderConfig, ModelConfig, 
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.files import check_writable
 from asrlab.models import build_model, count_parameters
+from asrlab.models.adapter_checkpoint import AdapterSpec, base_sha256, save_adapter_model
+from asrlab.models.adapters import has_adapters, train_adapters
 from asrlab.models.base import CTCModel
 from asrlab.models.checkpoint import LoadedModel
+from asrlab.models.zoo import list_pretrained
 from asrlab.models.resolve import resolve_ctc_model
 from asrlab.models.vocabulary import NewRows, replace_vocabulary
 from asrlab.multitask import AuxiliaryHead, UtteranceClasses, auxiliary_accuracy, build_auxiliary
@@ -98,6 +108,17 @@ def reset_head(model: CTCModel) -> CTCModel:
     return model
 
 
+#: The regimes that train only what they add to a frozen base, and save only that.
+ADAPTER_REGIMES: tuple[str, ...] = ("adapter", "lora")
+
+
+def adapter_spec(settings: RegimeConfig) -> AdapterSpec:
+    """The :class:`~asrlab.models.adapter_checkpoint.AdapterSpec` of an ``adapter`` or ``lora`` regime."""
+    if settings.name not in ADAPTER_REGIMES:
+        raise ValueError(f"{settings.name!r} adds no adapter; the regimes that do are {', '.join(ADAPTER_REGIMES)}")
+    return AdapterSpec(settings.name, bottleneck=settings.bottleneck, rank=settings.rank)  # type: ignore[arg-type]
+
+
 @dataclass
 class FinetuneResult:
     """What a fine-tuning run produced.
@@ -134,7 +155,8 @@ class FinetuneResult:
 def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, seed: int = 0,
             k: int | None = None, layer_decay: float | None = None, l2sp_alpha: float | None = None,
             vocab: CharVocabulary | None = None, init_vocab: CharVocabulary | None = None, copy_shared: bool = True,
-            init_new: NewRows = "random") -> tuple[CTCModel, list[dict[str, Any]] | None, ExtraLoss | None]:
+            init_new: NewRows = "random", bottleneck: int | None = None,
+            rank: int | None = None) -> tuple[CTCModel, list[dict[str, Any]] | None, ExtraLoss | None]:
     """A copy of ``init`` set up for ``regime``.
 
     Args:
@@ -142,7 +164,8 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
         regime: a :class:`~asrlab.config.RegimeConfig` or a regime's name.
         lr: the peak learning rate (``"layerwise"`` scales it per block).
         seed: initialises the new weights of ``"scratch"`` and of a new head.
-        k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
+        k, layer_decay, l2sp_alpha, bottleneck, rank: replace the regime's settings of those names
+            (``k``: ``top_k``).
         vocab: the vocabulary to fine-tune into; None (or ``init_vocab`` itself) keeps the model's.
         init_vocab: the vocabulary ``init`` was trained with (default: asrlab's English one).
         copy_shared: with a new vocabulary, copy the head rows of the shared symbols.
@@ -155,7 +178,8 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
         ``"head-then-full"`` the model is set up for its first stage (the head only);
         :func:`finetune` unfreezes it for the second.
     """
-    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
+    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha,
+                             bottleneck=bottleneck, rank=rank)
     old_vocab = init_vocab or CharVocabulary()
     new_vocab = vocab if vocab is not None and vocab != old_vocab else None
     if new_vocab is not None and init.head.out_features != len(old_vocab):
@@ -167,12 +191,17 @@ def prepare(init: CTCModel, regime: Regime | RegimeConfig, *, lr: float = 1e-3, 
         if new_vocab is not None:
             config = replace(config, vocab_size=len(new_vocab))
         return build_model(config), None, None
+    if settings.name in ADAPTER_REGIMES and has_adapters(init):
+        raise ValueError("the model already has adapters or LoRA: start the adapter and lora regimes from its base")
     if new_vocab is not None:
         model = replace_vocabulary(init, old_vocab, new_vocab, copy_shared=copy_shared, init_new=init_new, seed=seed)
     else:
         model = copy.deepcopy(init)
     unfreeze(model)
-    if settings.name in ("head", "head-then-full"):
+    if settings.name in ADAPTER_REGIMES:  # a new alphabet's head always trains
+        adapter_spec(settings).apply(model)
+        train_adapters(model, head=settings.train_head or new_vocab is not None)
+    elif settings.name in ("head", "head-then-full"):
         if new_vocab is None:
             torch.manual_seed(seed)
             reset_head(model)
@@ -236,13 +265,16 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
              l2sp_alpha: float | None = None, head_share: float | None = None, progress: bool = False,
              vocab: CharVocabulary | None = None, copy_shared: bool = True, init_new: NewRows = "random",
              auxiliary: AuxiliaryConfig | None = None, replay_data: SpeechDataset | None = None,
-             replay: ReplayConfig = ReplayConfig()) -> FinetuneResult:
+             replay: ReplayConfig = ReplayConfig(), bottleneck: int | None = None, rank: int | None = None,
+             base: str | os.PathLike | None = None) -> FinetuneResult:
     """Fine-tune a copy of ``init.model`` on ``train`` (a SpeechDataset) with one regime.
 
     The pretrained model itself is left untouched. With ``out_dir`` the result is written as
     ``out_dir/model.pt`` (loadable by ``asrlab eval --model out_dir``, with the vocabulary of the
     model's outputs) and the run resumes (``head-then-full`` keeps its first stage in
-    ``out_dir/head-stage``).
+    ``out_dir/head-stage``). The ``adapter`` and ``lora`` regimes write only the adapter (and the
+    head if it trained), naming the base (``base``) and its weights' sha256; they train the head
+    whenever the base's is untrained or the vocabulary is new.
 
     Args:
         init: the pretrained model with its features and vocabulary.
@@ -253,7 +285,7 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
             the auxiliary head's accuracy.
         data: batching.
         out_dir: the run folder, or None to keep everything in memory.
-        k, layer_decay, l2sp_alpha, head_share: replace the regime's settings.
+        k, layer_decay, l2sp_alpha, head_share, bottleneck, rank: replace the regime's settings.
         progress: show a progress bar.
         vocab: the vocabulary to fine-tune into (None: ``init.vocab``); see the module docstring.
         copy_shared: with a new vocabulary, copy the head rows of the symbols both share.
@@ -261,12 +293,22 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
         auxiliary: a multi-task classification head and its weight mu, or None.
         replay_data: labelled source utterances (same vocabulary) to replay, or None.
         replay: rho and the replay batch size (used with ``replay_data``).
+        base: ``adapter``/``lora`` with ``out_dir``: where ``init`` loads from (a pretrained name or a
+            model file), stored in the adapter file; default ``init.meta["name"]`` if that is a
+            pretrained model's name.
 
     Raises:
         ValueError: a dataset encoded with another vocabulary than the model's outputs.
     """
-    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha, head_share=head_share)
+    settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha, head_share=head_share,
+                             bottleneck=bottleneck, rank=rank)
     target_vocab = vocab or init.vocab
+    save = None
+    if settings.name in ADAPTER_REGIMES:
+        if init.meta.get("head") == "untrained" or target_vocab != init.vocab:
+            settings = replace(settings, train_head=True)
+        if out_dir is not None:
+            save = adapter_saver(init, settings, base)
     for dataset, what in ((train, "training"), (dev, "dev"), (replay_data, "replay")):
         _check_vocab(dataset, target_vocab, what)
     model, groups, penalty = prepare(init.model, settings, lr=config.lr, seed=config.seed, vocab=target_vocab,
@@ -288,7 +330,7 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
         meta["replay"] = {"weight": replay.weight, "batch_size": replay.batch_size}
     started = time.perf_counter()
     run = dict(data=data, dev=dev, param_groups=groups, extra_loss=extra_loss, extra_modules=aux_head,
-               progress=progress, meta=meta)
+               progress=progress, meta=meta, save=save)
     if settings.name == "head-then-full":
         head_config, full_config = stage_configs(config, settings.head_share)
         first = fit(model, train, head_config, out_dir=Path(out_dir) / HEAD_STAGE_DIR if out_dir is not None else None,
@@ -305,6 +347,31 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
     return FinetuneResult(settings.name, model, history, count_parameters(model, trainable_only=True),
                           count_parameters(model), seconds, Path(out_dir) if out_dir is not None else None,
                           target_vocab, aux_head, classes, aux_dev)
+
+
+def adapter_saver(init: LoadedModel, settings: RegimeConfig,
+                  base: str | os.PathLike | None = None) -> Callable[..., Path]:
+    """What :func:`~asrlab.train.fit` calls to write an ``adapter``/``lora`` run's ``model.pt``:
+    :func:`~asrlab.models.adapter_checkpoint.save_adapter_model` with the base's source and digest
+    (computed now, on the bare ``init.model``).
+
+    Raises:
+        ValueError: no ``base`` given and ``init.meta["name"]`` is not a pretrained model's name.
+    """
+    if base is None:
+        name = init.meta.get("name")
+        if name not in {e.name for e in list_pretrained()}:
+            raise ValueError(f"an adapter file names its base model, and {name!r} is not a pretrained model's "
+                             "name: pass base= (the pretrained name or model file init was loaded from)")
+        source = str(name)
+    else:
+        source = str(Path(base).resolve()) if Path(base).exists() else str(base)
+    spec, digest = adapter_spec(settings), base_sha256(init.model, settings.train_head)
+
+    def save(path: Path, model: CTCModel, features: Any, vocab: Any, meta: dict[str, Any]) -> Path:
+        return save_adapter_model(path, model, spec, source, digest, features, vocab, meta, head=settings.train_head)
+
+    return save
 
 
 def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLike], regime: Regime | RegimeConfig,
@@ -330,8 +397,9 @@ def finetune_manifests(init: str | os.PathLike, train: Sequence[str | os.PathLik
     config = replace(TrainConfig(), epochs=epochs, lr=lr, seed=seed, warmup_steps=50, checkpoint_every=50)
     return finetune(loaded, train_set, regime, config, dev=dev_set, out_dir=out_dir, progress=progress,
                     vocab=target_vocab, copy_shared=copy_shared, init_new=init_new, auxiliary=auxiliary,
-                    replay_data=replay_set, replay=replay_config)
+                    replay_data=replay_set, replay=replay_config, base=init)
 
 
-__all__ = ["HEAD_STAGE_DIR", "REGIMES", "AuxiliaryConfig", "FinetuneResult", "Regime", "RegimeConfig", "ReplayConfig",
-           "finetune", "finetune_manifests", "join_stages", "l2sp_penalty", "prepare", "reset_head", "stage_configs"]
+__all__ = ["ADAPTER_REGIMES", "HEAD_STAGE_DIR", "REGIMES", "AuxiliaryConfig", "FinetuneResult", "Regime", "RegimeConfig",
+           "ReplayConfig", "adapter_saver", "adapter_spec", "finetune", "finetune_manifests", "join_stages",
+           "l2sp_penalty", "prepare", "reset_head", "stage_configs"]

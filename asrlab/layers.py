@@ -31,7 +31,7 @@ from asrlab.features import FeatureCache
 from asrlab.files import atomic_write
 from asrlab.inference import run_model
 from asrlab.manifest import Utterance
-from asrlab.models.base import CTCModel, EncoderOutput
+from asrlab.models.base import CTCModel, EncoderOutput, weights_digest
 from asrlab.text import CharVocabulary
 from asrlab.utils import lengths_to_mask, masked_mean
 
@@ -41,16 +41,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- the cache
-def weights_digest(model: nn.Module, salt: bytes = b"") -> str:
-    """Hex sha1 of every entry of ``model.state_dict()`` (names and values), after ``salt``:
-    it changes whenever any weight changes."""
-    digest = hashlib.sha1(salt)
-    for key, value in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 def model_key(model: nn.Module, features: FeatureConfig, name: str = "model") -> str:
     """``<name>-<hash>``: a key that changes when the weights or the input features change.
 

@@ -473,6 +473,7 @@ def fit(
     resume: bool = True,
     meta: dict[str, Any] | None = None,
     distributed: Distributed | None = None,
+    save: Callable[..., Any] | None = None,
 ) -> History:
     """Train ``model`` with CTC on ``train``.
 
@@ -494,6 +495,9 @@ def fit(
         progress: show a tqdm progress bar (notebook or terminal).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
         meta: extra metadata stored in ``model.pt``.
+        save: writes ``model.pt``, called as ``save(path, model, features, vocab, meta)``; None is
+            :func:`~asrlab.models.checkpoint.save_model` (the whole model). The ``adapter`` and
+            ``lora`` regimes of :mod:`asrlab.finetune` pass one that writes only what they add.
         distributed: this process's place in a data-parallel job; None reads it from
             ``torchrun``'s environment (:meth:`~asrlab.parallel.Distributed.from_env`), which
             is a single process when there is no job.
@@ -650,7 +654,7 @@ def fit(
         run_meta = {"train_config": _jsonable(asdict(config)), "steps": state.step,
                     "best_dev_wer": history.best_dev_wer, "seconds": history.seconds, **(meta or {})}
         try:
-            save_model(out_path / "model.pt", model, train.features, train.vocab, run_meta)
+            (save or save_model)(out_path / "model.pt", model, train.features, train.vocab, run_meta)
         except OSError as error:
             raise unwritable(out_path / "model.pt", "the trained model", error) from error
     return history

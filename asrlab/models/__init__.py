@@ -17,5 +17,12 @@ def count_parameters(model, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+def trainable_share(model) -> float:
+    """Trainable parameters as a share of all the model's parameters (0..1), e.g. for an adapter:
+    ``count_parameters(model, trainable_only=True) / count_parameters(model)``."""
+    total = count_parameters(model)
+    return count_parameters(model, trainable_only=True) / total if total else 0.0
+
+
 __all__ = ["CTCModel", "Encoder", "EncoderOutput", "LoadedModel", "ModelConfig", "build_model",
-           "count_parameters", "load_model", "replace_vocabulary", "save_model"]
+           "count_parameters", "load_model", "replace_vocabulary", "save_model", "trainable_share"]

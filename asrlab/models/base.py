@@ -1,8 +1,10 @@
 """The shared shape of every CTC model in asrlab: an encoder with per-layer outputs and a head;
-and :func:`load_state`, which puts saved weights into a model or says what does not fit; and
-:func:`safe_torch_load`, the one ``torch.load`` of the package."""
+and :func:`load_state`, which puts saved weights into a model or says what does not fit;
+:func:`safe_torch_load`, the one ``torch.load`` of the package; and :func:`weights_digest`, a hash
+of a model's weights."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -126,6 +128,22 @@ class CTCModel(nn.Module):
         if return_encoder:
             return log_probs, out.lengths, out
         return log_probs, out.lengths
+
+
+def weights_digest(model: nn.Module, salt: bytes = b"", algorithm: str = "sha1") -> str:
+    """Hex digest of every entry of ``model.state_dict()`` (names and values), after ``salt``:
+    it changes whenever any weight changes.
+
+    Args:
+        model: the module whose weights are hashed.
+        salt: bytes hashed first (e.g. the input features a cache key depends on).
+        algorithm: a :mod:`hashlib` name; ``"sha256"`` for adapter files' base digests.
+    """
+    digest = hashlib.new(algorithm, salt)
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def safe_torch_load(path: str | os.PathLike, what: str = "an asrlab checkpoint", remedy: str = "") -> Any:

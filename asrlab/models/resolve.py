@@ -1,7 +1,8 @@
 """A model as a user names it: a model file, a run folder written by ``asrlab train``, or a
 pretrained model's name (see ``asrlab pretrained list``).
 
-:func:`resolve_model` gives whatever the name stands for: a CTC :class:`LoadedModel`, or a
+:func:`resolve_model` gives whatever the name stands for: a CTC :class:`LoadedModel` (an adapter
+file written by the ``adapter`` and ``lora`` regimes comes with its base model, checked), or a
 :class:`~asrlab.models.zoo.ZeroShotModel` that decodes with its own decoder (Whisper).
 :func:`resolve_ctc_model` is for what needs CTC outputs (fine-tuning, adaptation, an external
 LM) and refuses the rest with :func:`own_decoder_error`, the one message for that case.
@@ -29,6 +30,7 @@ def resolve_model(model: str | os.PathLike | LoadedModel | ZeroShotModel) -> Loa
     Raises:
         ValueError: a pretrained encoder whose CTC head is untrained.
         FileNotFoundError: no such file, folder or pretrained name.
+        CheckpointError: an adapter file whose base model is missing or has other weights.
     """
     if isinstance(model, (LoadedModel, ZeroShotModel)):
         return model
@@ -39,6 +41,10 @@ def resolve_model(model: str | os.PathLike | LoadedModel | ZeroShotModel) -> Loa
         if is_tuned_whisper(path):                 # written by `asrlab finetune --init whisper-tiny.en`
             tuned, meta = load_tuned_whisper(path)
             return ZeroShotModel(str(model), tuned, meta)
+        from asrlab.models.adapter_checkpoint import is_adapter_file, load_adapter_file
+
+        if is_adapter_file(path):                  # written by `asrlab finetune --regime adapter|lora`
+            return load_adapter_file(path)
         return load_model(path)
     names = [e.name for e in list_pretrained()]
     if str(model) in names:
