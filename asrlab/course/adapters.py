@@ -33,13 +33,13 @@ from asrlab.models.checkpoint import LoadedModel
 
 #: The knob values of notebook 09 that its assertions about effects were measured with.
 LESSON_KNOBS: dict[str, dict[str, Any]] = {
-    "smoke": {"TARGET": "accent", "SECOND_TARGET": "noisy", "TRAIN_MINUTES": 1.0, "BUDGET_S": 90,
+    "smoke": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 1.0, "BUDGET_S": 90,
               "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
               "EVAL_LIMIT": 8, "CHUNKS": (None, 2.0, 1.0), "SEED": 0},
-    "lab": {"TARGET": "accent", "SECOND_TARGET": "noisy", "TRAIN_MINUTES": 5.0, "BUDGET_S": 900,
+    "lab": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 5.0, "BUDGET_S": 900,
             "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
             "EVAL_LIMIT": 40, "CHUNKS": (None, 4.0, 2.0, 1.0, 0.5), "SEED": 0},
-    "full": {"TARGET": "accent", "SECOND_TARGET": "noisy", "TRAIN_MINUTES": 10.0, "BUDGET_S": 4000,
+    "full": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 10.0, "BUDGET_S": 4000,
              "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
              "EVAL_LIMIT": None, "CHUNKS": (None, 4.0, 2.0, 1.0, 0.5), "SEED": 0},
 }
