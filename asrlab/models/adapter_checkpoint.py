@@ -25,9 +25,8 @@ from asrlab.config import FeatureConfig, from_dict
 from asrlab.errors import AsrlabError, CheckpointError
 from asrlab.models.adapters import add_adapters, adapter_state, has_adapters, load_adapter_state
 from asrlab.models.base import CTCModel, weights_digest
-from asrlab.models.base import safe_torch_load
-from asrlab.models.checkpoint import (ADAPTER_FORMAT, MODEL_FILE, LoadedModel, atomic_torch_save, load_model,
-                                      read_checkpoint)
+from asrlab.models.checkpoint import (ADAPTER_FORMAT, MODEL_FILE, LoadedModel, atomic_torch_save, checkpoint_format,
+                                      load_model, read_checkpoint)
 from asrlab.models.lora import LoRAGRU, add_lora, is_peft_layer
 from asrlab.text import CharVocabulary
 
@@ -194,15 +193,7 @@ def read_adapter(path: str | os.PathLike) -> tuple[AdapterWeights, dict[str, Any
 
 def is_adapter_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` (a file, or a folder holding ``model.pt``) is an adapter file."""
-    path = Path(path)
-    path = path / MODEL_FILE if path.is_dir() else path
-    if not path.is_file():
-        return False
-    try:
-        payload = safe_torch_load(path)
-    except CheckpointError:
-        return False
-    return isinstance(payload, dict) and payload.get("format") == ADAPTER_FORMAT
+    return checkpoint_format(path) == ADAPTER_FORMAT
 
 
 def load_adapter_file(path: str | os.PathLike) -> LoadedModel:

@@ -57,6 +57,20 @@ def save_model(path: str | os.PathLike, model: CTCModel, features: FeatureConfig
     return atomic_torch_save(payload, path)
 
 
+def checkpoint_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` of the checkpoint at ``path`` (a file, or a folder holding ``model.pt``), or
+    None where there is no such file or it is not a readable checkpoint (never raises)."""
+    path = Path(path)
+    path = path / MODEL_FILE if path.is_dir() else path
+    if not path.is_file():
+        return None
+    try:
+        payload = safe_torch_load(path)
+    except CheckpointError:
+        return None
+    return payload.get("format") if isinstance(payload, dict) else None
+
+
 def read_checkpoint(path: str | os.PathLike, formats: tuple[str, ...] = (FORMAT,)) -> dict[str, Any]:
     """``torch.load(path, weights_only=True)`` with errors that name the file.
 

@@ -21,7 +21,7 @@ import torch
 
 from asrlab.errors import CheckpointError
 from asrlab.models.base import safe_torch_load
-from asrlab.models.checkpoint import MODEL_FILE, atomic_torch_save
+from asrlab.models.checkpoint import MODEL_FILE, atomic_torch_save, checkpoint_format
 
 if TYPE_CHECKING:  # pragma: no cover
     import whisper
@@ -62,15 +62,7 @@ def save_tuned_whisper(path: str | os.PathLike, model: "whisper.model.Whisper", 
 
 def is_tuned_whisper(path: str | os.PathLike) -> bool:
     """Whether ``path`` (a file, or a folder holding ``model.pt``) is a :func:`save_tuned_whisper` file."""
-    path = Path(path)
-    path = path / MODEL_FILE if path.is_dir() else path
-    if not path.is_file():
-        return False
-    try:
-        payload = safe_torch_load(path)
-    except CheckpointError:
-        return False
-    return isinstance(payload, dict) and payload.get("format") == FORMAT
+    return checkpoint_format(path) == FORMAT
 
 
 def load_tuned_whisper(path: str | os.PathLike,
