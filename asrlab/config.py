@@ -240,15 +240,10 @@ class RegimeConfig:
         if not 0.0 < self.head_share < 1.0:
             raise ValueError(f"head_share (share of the epochs that train the head only) must lie strictly "
                              f"between 0 and 1, got {self.head_share}")
-
-
-def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,
-                  l2sp_alpha: float | None = None, head_share: float | None = None) -> RegimeConfig:
         for name in ("bottleneck", "rank"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
 
 
 def regime_config(regime: str | RegimeConfig, *, top_k: int | None = None, layer_decay: float | None = None,

@@ -20,7 +20,7 @@ The pieces:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import torch
 import torch.nn.functional as F

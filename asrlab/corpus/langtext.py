@@ -227,7 +227,7 @@ class _Spanish:
         if plural:
             kind = d.int(0, 2)
             if kind == 0:
-                (g1, n1), (g2, n2) = d.pick(self.names), d.pick(self.names)
+                (_, n1), (_, n2) = d.pick(self.names), d.pick(self.names)
                 if n1 == n2:
                     return self.person(d, plural=False)
                 return _Phrase(f"{n1} y {n2}", "f" if g1 == g2 == "f" else "m", True)
@@ -604,7 +604,7 @@ class _German:
         plural = d.chance(0.2) if plural is None else plural
         if plural:
             if d.chance(0.4):
-                (g1, n1), (g2, n2) = d.pick(self.names), d.pick(self.names)
+                (_, n1), (_, n2) = d.pick(self.names), d.pick(self.names)
                 if n1 != n2:
                     return _Phrase(f"{n1} und {n2}", "m", True)
             return self.np(d, self.relatives, case, det=d.pick(("poss", "poss", "def")), plural=True)

@@ -25,7 +25,7 @@ from asrlab.config import FeatureConfig, from_dict
 from asrlab.errors import AsrlabError, CheckpointError
 from asrlab.models.adapters import add_adapters, adapter_state, has_adapters, load_adapter_state
 from asrlab.models.base import CTCModel, weights_digest
-from asrlab.models.checkpoint import (ADAPTER_FORMAT, MODEL_FILE, LoadedModel, atomic_torch_save, checkpoint_format,
+from asrlab.models.checkpoint import (ADAPTER_FORMAT, LoadedModel, atomic_torch_save, checkpoint_format,
                                       load_model, read_checkpoint)
 from asrlab.models.lora import LoRAGRU, add_lora, is_peft_layer
 from asrlab.text import CharVocabulary
