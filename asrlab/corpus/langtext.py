@@ -227,7 +227,7 @@ class _Spanish:
         if plural:
             kind = d.int(0, 2)
             if kind == 0:
-                (_, n1), (_, n2) = d.pick(self.names), d.pick(self.names)
+                (g1, n1), (g2, n2) = d.pick(self.names), d.pick(self.names)
                 if n1 == n2:
                     return self.person(d, plural=False)
                 return _Phrase(f"{n1} y {n2}", "f" if g1 == g2 == "f" else "m", True)
