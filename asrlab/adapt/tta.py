@@ -208,4 +208,4 @@ def adapt_and_transcribe(model: CTCModel, dataset: SpeechDataset, config: TTACon
 
 
 __all__ = ["TTA_PARAMETERS", "TTAConfig", "TTAResult", "adapt_and_transcribe", "adapted_parameters",
-           "entropy_objective", "references"]
+           "entropy_objective"]
