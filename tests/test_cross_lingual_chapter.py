@@ -166,8 +166,8 @@ def test_transfer_curve_reuses_finished_runs_and_nests_subsets(init: LoadedModel
     pool_minutes = sum(u.duration for u in spanish.utterances) / 60
     variants = (xl.TRANSFER_VARIANTS[0], xl.TRANSFER_VARIANTS[3])
     full = round(pool_minutes, 2)
-    done = [xl.TransferRun(xl.TRANSFER_VARIANTS[3][0], "head-then-full", True, full, 3, 9, 0.1, 0.1, 0.0, 0.2, 5, 9, 1.0),
-            xl.TransferRun(xl.TRANSFER_VARIANTS[0][0], "scratch", False, full + 1, 3, 9, 0.9, 0.9, 1.0, 0.9, 9, 9, 1.0)]
+    done = [xl.TransferRun(variants[1][0], "head-then-full", True, full, 3, 9, 0.1, 0.1, 0.0, 0.2, 5, 9, 1.0),
+            xl.TransferRun(variants[0][0], "scratch", False, full + 1, 3, 9, 0.9, 0.9, 1.0, 0.9, 9, 9, 1.0)]
     rows = xl.transfer_curve(init, variants, spanish, [pool_minutes / 2, pool_minutes], None, spanish, CONFIG,
                              budget_seconds=7.0, lrs={"scratch": 1e-2}, head_share=0.3, seed=0, done=done)
     assert [(r.variant, r.train_minutes < full) for r in rows] == [
