@@ -54,11 +54,13 @@ def peft_regimes(bottleneck: int, rank: int) -> tuple[RegimeConfig, ...]:
 def stored_bytes(result: FinetuneResult, settings: RegimeConfig) -> int:
     """Bytes one more domain costs to store with this regime (float32 tensors, no file overhead).
 
-    ``adapter``/``lora``: the tensors they add (and the head if it trained); ``head``: the output
-    layer; every other regime: the whole model.
+    ``adapter``/``lora``: the tensors they add (and the head if it trained: asked for, or because
+    :func:`~asrlab.finetune.finetune` trains it anyway for a base with an untrained head or a new
+    vocabulary); ``head``: the output layer; every other regime: the whole model.
     """
-    if settings.name in ADAPTER_REGIMES:
-        return AdapterWeights.from_model(result.model, adapter_spec(settings), head=settings.train_head).num_bytes
+    if settings.name in ADAPTER_REGIMES:  # head=None: the head counts if it requires gradients (it trained)
+        head = True if settings.train_head else None
+        return AdapterWeights.from_model(result.model, adapter_spec(settings), head=head).num_bytes
     params = result.model.head.parameters() if settings.name == "head" else result.model.parameters()
     return sum(p.numel() * p.element_size() for p in params)
 
