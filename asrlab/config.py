@@ -278,16 +278,21 @@ class AuxiliaryConfig:
             label) or any other key of the manifest lines.
         weight: mu, the weight of the cross-entropy (0: the head is trained but the loss adds
             exactly nothing, so the model trains as without it).
+        lr: the auxiliary head's peak learning rate (None: the model's). The head starts from
+            random weights beside a pretrained encoder, and in a short run it needs a larger one.
     """
 
     label: str = "speaker"
     weight: float = 0.1
+    lr: float | None = None
 
     def __post_init__(self) -> None:
         if not self.label:
             raise ValueError("label must name a manifest field, e.g. 'speaker' or 'accent'")
         if not math.isfinite(self.weight) or self.weight < 0:
             raise ValueError(f"weight (mu) must be a finite number >= 0, got {self.weight}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr of the auxiliary head must be a finite number > 0 or None, got {self.lr}")
 
 
 @dataclass(frozen=True)

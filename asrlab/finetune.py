@@ -330,6 +330,7 @@ def finetune(init: LoadedModel, train: SpeechDataset, regime: Regime | RegimeCon
         meta["replay"] = {"weight": replay.weight, "batch_size": replay.batch_size}
     started = time.perf_counter()
     run = dict(data=data, dev=dev, param_groups=groups, extra_loss=extra_loss, extra_modules=aux_head,
+               extra_lr=auxiliary.lr if auxiliary is not None else None,
                progress=progress, meta=meta, save=save)
     if settings.name == "head-then-full":
         head_config, full_config = stage_configs(config, settings.head_share)

@@ -318,11 +318,12 @@ class TrainState:
 
 def new_state(model: nn.Module, config: TrainConfig, param_groups: Sequence[dict[str, Any]] | None = None,
               extra_modules: nn.Module | None = None, *, total_steps: int,
-              amp_dtype: torch.dtype | None = None) -> TrainState:
+              amp_dtype: torch.dtype | None = None, extra_lr: float | None = None) -> TrainState:
     """A fresh :class:`TrainState`: AdamW over ``param_groups`` (default: every trainable
     parameter at ``config.lr``) plus ``extra_modules``, the schedule (warm-up, then cosine decay
     to 5% over ``total_steps`` optimiser steps, or constant), a grad scaler (active for float16
-    autocast only), the SpecAugment generator.
+    autocast only), the SpecAugment generator. ``extra_lr`` is the peak learning rate of
+    ``extra_modules`` (default ``config.lr``): a fresh head beside a pretrained model may want a larger one.
 
     :func:`fit` starts from one, and so does any other loop that takes its steps with
     :func:`optimizer_step` (e.g. the course's probes on cached features).
@@ -331,7 +332,7 @@ def new_state(model: nn.Module, config: TrainConfig, param_groups: Sequence[dict
         param_groups = [{"params": trainable_parameters(model), "lr": config.lr}]
     groups = [dict(g) for g in param_groups]
     if extra_modules is not None:
-        groups.append({"params": trainable_parameters(extra_modules), "lr": config.lr, "name": "extra"})
+        groups.append({"params": trainable_parameters(extra_modules), "lr": extra_lr or config.lr, "name": "extra"})
     groups = [g for g in groups if g["params"]]
     if not groups:
         raise ValueError("nothing to train: every parameter is frozen")
@@ -468,6 +469,7 @@ def fit(
     extra_loss: ExtraLoss | None = None,
     extra_data: SpeechDataset | None = None,
     extra_modules: nn.Module | None = None,
+    extra_lr: float | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
     resume: bool = True,
@@ -491,6 +493,7 @@ def fit(
             (domain alignment; a weight penalty such as L2-SP as a :class:`ParameterPenalty`).
         extra_data: data for ``extra_loss`` (unlabelled is fine), batched on its own.
         extra_modules: modules the extra loss trains (e.g. a domain discriminator).
+        extra_lr: their peak learning rate (default ``config.lr``).
         callbacks: functions ``(event, state)`` called on ``"step"``, ``"eval"`` and ``"epoch"``.
         progress: show a tqdm progress bar (notebook or terminal).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists.
@@ -535,7 +538,8 @@ def fit(
                                           for e in range(config.epochs))
 
     amp_dtype = _amp_dtype(config, device)
-    state = new_state(model, config, param_groups, extra_modules, total_steps=total_steps, amp_dtype=amp_dtype)
+    state = new_state(model, config, param_groups, extra_modules, total_steps=total_steps, amp_dtype=amp_dtype,
+                      extra_lr=extra_lr)
     augment = SpecAugment(config.specaugment) if config.specaugment else None
     ckpt_file = out_path / CHECKPOINT_FILE if out_path else None
     if resume and ckpt_file is not None and ckpt_file.is_file():

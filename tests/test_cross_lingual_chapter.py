@@ -157,7 +157,7 @@ def test_transfer_curve_reuses_finished_runs_and_nests_subsets(init: LoadedModel
                                                              monkeypatch) -> None:
     calls = []
 
-    def fake(init_, variant, regime, shared, train, dev, test, config, *, budget_seconds, head_share=None):
+    def fake(init_, variant, regime, shared, train, dev, test, config, *, budget_seconds, head_share=None, data=None):
         calls.append((variant, [u.id for u in train.utterances], config.lr, budget_seconds, head_share))
         minutes = round(sum(u.duration for u in train.utterances) / 60, 2)
         return xl.TransferRun(variant, regime, shared, minutes, 1, 1, 0.5, 0.5, 0.0, None, 1, 2, 0.0), None

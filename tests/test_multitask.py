@@ -177,3 +177,19 @@ def test_the_finetune_command_runs_multi_task_with_replay(init, toy, tiny_manife
                  "--replay", str(tiny_manifest), "--replay-weight", "0.3", "--replay-per-batch", "2",
                  "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet"]) == 0
     assert "domain accuracy on dev" in capsys.readouterr().out
+
+
+def test_the_auxiliary_heads_own_learning_rate_reaches_its_optimiser_group() -> None:
+    from torch import nn as _nn
+
+    from asrlab.config import AuxiliaryConfig, TrainConfig
+    from asrlab.train import new_state
+
+    model, head = _nn.Linear(3, 2), _nn.Linear(3, 4)
+    state = new_state(model, TrainConfig(lr=1e-3, warmup_steps=0), extra_modules=head, total_steps=10, extra_lr=2e-2)
+    groups = {g.get("name", "model"): g for g in state.optimizer.param_groups}
+    assert groups["extra"]["lr"] / groups["model"]["lr"] == pytest.approx(20.0)
+    default = new_state(model, TrainConfig(lr=1e-3, warmup_steps=0), extra_modules=head, total_steps=10)
+    assert {g["lr"] for g in default.optimizer.param_groups} == {default.optimizer.param_groups[0]["lr"]}
+    with pytest.raises(ValueError, match="lr of the auxiliary head"):
+        AuxiliaryConfig("accent", 0.3, lr=0.0)

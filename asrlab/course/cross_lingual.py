@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from asrlab import layers
-from asrlab.config import AuxiliaryConfig, ModelConfig, ProbeConfig, ReplayConfig, TrainConfig, from_dict
+from asrlab.config import AuxiliaryConfig, LoaderConfig, ModelConfig, ProbeConfig, ReplayConfig, TrainConfig, from_dict
 from asrlab.corpus.build import ensure_language_domain
 from asrlab.course.feature_extraction import fit_probe
 from asrlab.course.fine_tuning import FINETUNE_DATA, epochs_for_budget, subset_dataset, take_minutes
@@ -133,13 +133,17 @@ class TransferRun:
 
 def run_transfer(init: LoadedModel, variant: str, regime: str, shared_rows: bool, train: SpeechDataset,
                  dev: SpeechDataset | None, test: SpeechDataset, config: TrainConfig, *, budget_seconds: float,
-                 head_share: float | None = None) -> tuple[TransferRun, FinetuneResult]:
-    """Fine-tune a copy of ``init`` into ``train``'s vocabulary under an audio budget and score it."""
+                 head_share: float | None = None, data: LoaderConfig = FINETUNE_DATA) -> tuple[TransferRun, FinetuneResult]:
+    """Fine-tune a copy of ``init`` into ``train``'s vocabulary under an audio budget and score it.
+
+    ``data`` batches the training (smaller batches: more optimiser steps for the same audio);
+    evaluation always uses :data:`~asrlab.course.fine_tuning.FINETUNE_DATA`.
+    """
     train_seconds = sum(u.duration for u in train.utterances)
     epochs = epochs_for_budget(train_seconds, budget_seconds)
     if regime == "head-then-full":
         epochs = max(epochs, 2)
-    result = finetune(init, train, regime, replace(config, epochs=epochs), dev=dev, data=FINETUNE_DATA,
+    result = finetune(init, train, regime, replace(config, epochs=epochs), dev=dev, data=data,
                       vocab=train.vocab, copy_shared=shared_rows, head_share=head_share)
     scored = evaluate(result.model, test, FINETUNE_DATA)
     run = TransferRun(variant, regime, shared_rows if regime != "scratch" else False,
@@ -153,19 +157,21 @@ def run_transfer(init: LoadedModel, variant: str, regime: str, shared_rows: bool
 
 def compare_transfer(init: LoadedModel, variants: Sequence[tuple[str, str, bool]], train: SpeechDataset,
                      dev: SpeechDataset | None, test: SpeechDataset, config: TrainConfig, *, budget_seconds: float,
-                     lrs: Mapping[str, float] | None = None, head_share: float | None = None) -> list[TransferRun]:
+                     lrs: Mapping[str, float] | None = None, head_share: float | None = None,
+                     data: LoaderConfig = FINETUNE_DATA) -> list[TransferRun]:
     """Every variant from ``init`` on the same labelled minutes and the same audio budget.
 
     Args:
         variants: ``(label, regime, shared rows copied)`` triples (:data:`TRANSFER_VARIANTS`).
         lrs: peak learning rate per regime where it differs from ``config.lr``.
         head_share: the head-only share of ``head-then-full``'s epochs.
+        data: batching of the training runs.
     """
     rows = []
     for label, regime, shared in variants:
         lr = (lrs or {}).get(regime, config.lr)
         run, _ = run_transfer(init, label, regime, shared, train, dev, test, replace(config, lr=lr),
-                              budget_seconds=budget_seconds, head_share=head_share)
+                              budget_seconds=budget_seconds, head_share=head_share, data=data)
         rows.append(run)
     return rows
 
@@ -173,7 +179,7 @@ def compare_transfer(init: LoadedModel, variants: Sequence[tuple[str, str, bool]
 def transfer_curve(init: LoadedModel, variants: Sequence[tuple[str, str, bool]], train_pool: SpeechDataset,
                    minutes: Sequence[float], dev: SpeechDataset | None, test: SpeechDataset, config: TrainConfig, *,
                    budget_seconds: float, lrs: Mapping[str, float] | None = None, head_share: float | None = None,
-                   seed: int = 0, done: Sequence[TransferRun] = ()) -> list[TransferRun]:
+                   seed: int = 0, done: Sequence[TransferRun] = (), data: LoaderConfig = FINETUNE_DATA) -> list[TransferRun]:
     """Target WER against labelled minutes (nested subsets), the same audio budget per run.
 
     Args:
@@ -191,7 +197,7 @@ def transfer_curve(init: LoadedModel, variants: Sequence[tuple[str, str, bool]],
                 continue
             lr = (lrs or {}).get(regime, config.lr)
             run, _ = run_transfer(init, label, regime, shared, subset, dev, test, replace(config, lr=lr),
-                                  budget_seconds=budget_seconds, head_share=head_share)
+                                  budget_seconds=budget_seconds, head_share=head_share, data=data)
             rows.append(run)
     return rows
 
@@ -265,9 +271,10 @@ class MultitaskRun:
 def _multitask_run(init: LoadedModel, method: str, regime: str, train: SpeechDataset, dev: SpeechDataset,
                    test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, source_wer: float, *,
                    mu: float = 0.0, label: str = "accent", l2sp_alpha: float | None = None,
-                   replay_data: SpeechDataset | None = None, rho: float = 0.5) -> MultitaskRun:
-    auxiliary = AuxiliaryConfig(label, mu) if mu > 0 else None
-    result = finetune(init, train, regime, config, dev=dev, data=FINETUNE_DATA, l2sp_alpha=l2sp_alpha,
+                   replay_data: SpeechDataset | None = None, rho: float = 0.5, aux_lr: float | None = None,
+                   data: LoaderConfig = FINETUNE_DATA) -> MultitaskRun:
+    auxiliary = AuxiliaryConfig(label, mu, aux_lr) if mu > 0 else None
+    result = finetune(init, train, regime, config, dev=dev, data=data, l2sp_alpha=l2sp_alpha,
                       auxiliary=auxiliary, replay_data=replay_data, replay=ReplayConfig(rho))
     target, source = evaluate(result.model, test, FINETUNE_DATA), evaluate(result.model, source_test, FINETUNE_DATA)
     return MultitaskRun(method, mu, result.aux_dev_accuracy, target.rates.wer, target.rates.cer, source.rates.wer,
@@ -276,18 +283,23 @@ def _multitask_run(init: LoadedModel, method: str, regime: str, train: SpeechDat
 
 def multitask_rows(init: LoadedModel, train: SpeechDataset, dev: SpeechDataset, test: SpeechDataset,
                    source_test: SpeechDataset, config: TrainConfig, *, mus: Sequence[float], label: str = "accent",
-                   source_wer: float | None = None) -> list[MultitaskRun]:
-    """Full fine-tuning with ``CTC + mu * CE(label)`` for each ``mu`` (0: plain fine-tuning)."""
+                   source_wer: float | None = None, aux_lr: float | None = None,
+                   data: LoaderConfig = FINETUNE_DATA) -> list[MultitaskRun]:
+    """Full fine-tuning with ``CTC + mu * CE(label)`` for each ``mu`` (0: plain fine-tuning).
+
+    ``aux_lr`` is the classifier's peak learning rate (None: ``config.lr``); ``data`` batches the training.
+    """
     if source_wer is None:
         source_wer = evaluate(init.model, source_test, FINETUNE_DATA).rates.wer
     return [_multitask_run(init, f"CTC + {mu:g} x {label} CE" if mu > 0 else "CTC only", "full", train, dev, test,
-                           source_test, config, source_wer, mu=mu, label=label) for mu in mus]
+                           source_test, config, source_wer, mu=mu, label=label, aux_lr=aux_lr, data=data)
+            for mu in mus]
 
 
 def forgetting_rows(init: LoadedModel, train: SpeechDataset, dev: SpeechDataset, test: SpeechDataset,
                     source_test: SpeechDataset, replay_data: SpeechDataset, config: TrainConfig, *,
                     l2sp_alpha: float, rho: float, source_wer: float | None = None,
-                    plain: MultitaskRun | None = None) -> list[MultitaskRun]:
+                    plain: MultitaskRun | None = None, data: LoaderConfig = FINETUNE_DATA) -> list[MultitaskRun]:
     """Plain fine-tuning, L2-SP and source replay (``CTC_target + rho * CTC_source``) side by side.
 
     Args:
@@ -298,11 +310,11 @@ def forgetting_rows(init: LoadedModel, train: SpeechDataset, dev: SpeechDataset,
     if source_wer is None:
         source_wer = evaluate(init.model, source_test, FINETUNE_DATA).rates.wer
     rows = [plain] if plain is not None else [
-        _multitask_run(init, "CTC only", "full", train, dev, test, source_test, config, source_wer)]
+        _multitask_run(init, "CTC only", "full", train, dev, test, source_test, config, source_wer, data=data)]
     rows.append(_multitask_run(init, f"L2-SP (alpha {l2sp_alpha:g})", "l2sp", train, dev, test, source_test, config,
-                               source_wer, l2sp_alpha=l2sp_alpha))
+                               source_wer, l2sp_alpha=l2sp_alpha, data=data))
     rows.append(_multitask_run(init, f"source replay (rho {rho:g})", "full", train, dev, test, source_test, config,
-                               source_wer, replay_data=replay_data, rho=rho))
+                               source_wer, replay_data=replay_data, rho=rho, data=data))
     return rows
 
 
