@@ -19,7 +19,7 @@ from typing import Any, Mapping, MutableMapping, Sequence
 
 import torch
 
-from asrlab.config import RegimeConfig, TrainConfig
+from asrlab.config import LoaderConfig, RegimeConfig, TrainConfig
 from asrlab.course.fine_tuning import FINETUNE_DATA, compare_regimes, rows_as_dicts
 from asrlab.datasets import SpeechDataset
 from asrlab.evaluate import evaluate
@@ -33,13 +33,13 @@ from asrlab.models.checkpoint import LoadedModel
 
 #: The knob values of notebook 09 that its assertions about effects were measured with.
 LESSON_KNOBS: dict[str, dict[str, Any]] = {
-    "smoke": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 1.0, "BUDGET_S": 90,
+    "smoke": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 1.0, "BUDGET_S": 90, "BATCH_S": 20.0,
               "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
               "EVAL_LIMIT": 8, "CHUNKS": (None, 2.0, 1.0), "SEED": 0},
-    "lab": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 5.0, "BUDGET_S": 900,
+    "lab": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 5.0, "BUDGET_S": 900, "BATCH_S": 20.0,
             "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
             "EVAL_LIMIT": 40, "CHUNKS": (None, 4.0, 2.0, 1.0, 0.5), "SEED": 0},
-    "full": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 10.0, "BUDGET_S": 4000,
+    "full": {"TARGET": "accent", "SECOND_TARGET": "telephone", "TRAIN_MINUTES": 10.0, "BUDGET_S": 4000, "BATCH_S": 20.0,
              "LR": 1e-3, "LRS": {"head": 5e-3, "adapter": 3e-3, "lora": 3e-3}, "BOTTLENECK": 32, "RANK": 8,
              "EVAL_LIMIT": None, "CHUNKS": (None, 4.0, 2.0, 1.0, 0.5), "SEED": 0},
 }
@@ -68,7 +68,8 @@ def stored_bytes(result: FinetuneResult, settings: RegimeConfig) -> int:
 def peft_rows(source: LoadedModel, regimes: Sequence[RegimeConfig], train: SpeechDataset, dev: SpeechDataset | None,
               test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *, budget_seconds: float,
               lrs: Mapping[str, float] | None = None,
-              finetuned: MutableMapping[str, FinetuneResult] | None = None) -> list[dict[str, Any]]:
+              finetuned: MutableMapping[str, FinetuneResult] | None = None,
+              data: LoaderConfig = FINETUNE_DATA) -> list[dict[str, Any]]:
     """Each regime on the same data and audio budget, scored on target and source, with its cost.
 
     Returns:
@@ -77,7 +78,7 @@ def peft_rows(source: LoadedModel, regimes: Sequence[RegimeConfig], train: Speec
     """
     results: dict[str, FinetuneResult] = {} if finetuned is None else finetuned
     rows = rows_as_dicts(compare_regimes(source, regimes, train, dev, test, source_test, config,
-                                         budget_seconds=budget_seconds, lrs=lrs, finetuned=results))
+                                         budget_seconds=budget_seconds, lrs=lrs, finetuned=results, data=data))
     settings = {r.name: r for r in regimes}
     for row in rows:
         result = results.get(row["regime"])

@@ -43,15 +43,15 @@ from asrlab.text import CharVocabulary
 #: The knob values of notebook 08 that its assertions about effects were measured with.
 LESSON_KNOBS: dict[str, dict[str, Any]] = {
     "smoke": {"LANGUAGE": "es", "TRAIN_MINUTES": 1.0, "BUDGET_S": 120, "CURVE_MINUTES": (0.5, 1.0),
-              "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.5, "PROBE_EPOCHS": 4,
+              "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.5, "PROBE_EPOCHS": 4, "BATCH_S": 20.0, "AUX_LR": 1e-2,
               "MT_TARGET": "accent", "MT_MINUTES": 1.0, "MT_BUDGET_S": 60, "MUS": (0.0, 0.3),
               "L2SP_ALPHA": 1.0, "RHO": 0.5, "SEED": 0},
-    "lab": {"LANGUAGE": "es", "TRAIN_MINUTES": 10.0, "BUDGET_S": 1200, "CURVE_MINUTES": (2.0, 10.0),
-            "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.5, "PROBE_EPOCHS": 12,
-            "MT_TARGET": "accent", "MT_MINUTES": 5.0, "MT_BUDGET_S": 600, "MUS": (0.0, 0.3),
+    "lab": {"LANGUAGE": "es", "TRAIN_MINUTES": 10.0, "BUDGET_S": 1800, "CURVE_MINUTES": (2.0, 10.0),
+            "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.5, "PROBE_EPOCHS": 12, "BATCH_S": 20.0, "AUX_LR": 1e-2,
+            "MT_TARGET": "accent", "MT_MINUTES": 5.0, "MT_BUDGET_S": 900, "MUS": (0.0, 0.3),
             "L2SP_ALPHA": 1.0, "RHO": 0.5, "SEED": 0},
     "full": {"LANGUAGE": "es", "TRAIN_MINUTES": 10.0, "BUDGET_S": 6000, "CURVE_MINUTES": (1.0, 3.0, 10.0, 30.0),
-             "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.2, "PROBE_EPOCHS": 8,
+             "LR": 1e-3, "LRS": {"scratch": 2e-3, "head": 5e-3}, "HEAD_SHARE": 0.2, "PROBE_EPOCHS": 8, "BATCH_S": 20.0, "AUX_LR": 1e-2,
              "MT_TARGET": "accent", "MT_MINUTES": 10.0, "MT_BUDGET_S": 3000, "MUS": (0.0, 0.1, 0.3, 1.0),
              "L2SP_ALPHA": 1.0, "RHO": 0.5, "SEED": 0},
 }
@@ -111,6 +111,7 @@ class TransferRun:
         best_dev_wer: on its dev set, which chose the kept weights.
         trainable_parameters, total_parameters: what trained.
         seconds: training time.
+        first_dev_cer: dev CER after the first epoch: the head start a variant has (None without dev).
     """
 
     variant: str
@@ -126,6 +127,7 @@ class TransferRun:
     trainable_parameters: int
     total_parameters: int
     seconds: float
+    first_dev_cer: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,7 +153,8 @@ def run_transfer(init: LoadedModel, variant: str, regime: str, shared_rows: bool
                       target_wer=scored.rates.wer, target_cer=scored.rates.cer,
                       target_empty_fraction=scored.empty_fraction, best_dev_wer=result.history.best_dev_wer,
                       trainable_parameters=result.trainable_parameters, total_parameters=result.total_parameters,
-                      seconds=round(result.seconds, 1))
+                      seconds=round(result.seconds, 1),
+                      first_dev_cer=result.history.evals[0]["dev_cer"] if result.history.evals else None)
     return run, result
 
 

@@ -209,7 +209,8 @@ class RegimeRun:
 def run_regime(init: LoadedModel, regime: Regime | RegimeConfig, train: SpeechDataset, dev: SpeechDataset | None,
                target_test: SpeechDataset, source_test: SpeechDataset, config: TrainConfig, *,
                budget_seconds: float, source_wer_before: float, k: int | None = None,
-               layer_decay: float | None = None, l2sp_alpha: float | None = None) -> tuple[RegimeRun, FinetuneResult]:
+               layer_decay: float | None = None, l2sp_alpha: float | None = None,
+               data: LoaderConfig = FINETUNE_DATA) -> tuple[RegimeRun, FinetuneResult]:
     """Fine-tune a copy of ``init`` with ``regime`` under an audio budget and score it.
 
     Args:
@@ -217,11 +218,12 @@ def run_regime(init: LoadedModel, regime: Regime | RegimeConfig, train: SpeechDa
         source_wer_before: the pretrained model's source WER, from which forgetting is counted
             (not for ``scratch``: its forgetting is ``None``).
         k, layer_decay, l2sp_alpha: replace the regime's ``top_k``, ``layer_decay``, ``l2sp_alpha``.
+        data: batching of the training (evaluation batches with :data:`FINETUNE_DATA`).
     """
     settings = regime_config(regime, top_k=k, layer_decay=layer_decay, l2sp_alpha=l2sp_alpha)
     train_seconds = sum(u.duration for u in train.utterances)
     epochs = epochs_for_budget(train_seconds, budget_seconds)
-    result = finetune(init, train, settings, replace(config, epochs=epochs), dev=dev, data=FINETUNE_DATA)
+    result = finetune(init, train, settings, replace(config, epochs=epochs), dev=dev, data=data)
     target = _score(result.model, target_test)
     source = _score(result.model, source_test)
     forgetting = None if settings.name == "scratch" else source.rates.wer - source_wer_before
@@ -242,7 +244,8 @@ def compare_regimes(init: LoadedModel, regimes: Sequence[Regime | RegimeConfig],
                     dev: SpeechDataset | None, target_test: SpeechDataset, source_test: SpeechDataset,
                     config: TrainConfig, *, budget_seconds: float, lrs: Mapping[str, float] | None = None,
                     k: int | None = None, layer_decay: float | None = None, l2sp_alpha: float | None = None,
-                    finetuned: MutableMapping[str, FinetuneResult] | None = None) -> list[RegimeRun]:
+                    finetuned: MutableMapping[str, FinetuneResult] | None = None,
+                    data: LoaderConfig = FINETUNE_DATA) -> list[RegimeRun]:
     """Every regime from ``init`` on the same data and audio budget, plus the untouched model.
 
     Args:
@@ -267,7 +270,7 @@ def compare_regimes(init: LoadedModel, regimes: Sequence[Regime | RegimeConfig],
     for regime in settings:
         lr = (lrs or {}).get(regime.name, config.lr)
         run, result = run_regime(init, regime, train, dev, target_test, source_test, replace(config, lr=lr),
-                                 budget_seconds=budget_seconds, source_wer_before=source0.rates.wer)
+                                 budget_seconds=budget_seconds, source_wer_before=source0.rates.wer, data=data)
         rows.append(run)
         if finetuned is not None:
             finetuned[regime.name] = result
