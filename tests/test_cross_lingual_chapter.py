@@ -179,6 +179,27 @@ def test_transfer_curve_reuses_finished_runs_and_nests_subsets(init: LoadedModel
     assert all(c[3] == 7.0 and c[4] == 0.3 for c in calls)
 
 
+def test_transfer_curve_shows_a_reuse_only_variant_only_where_it_was_run(init: LoadedModel, spanish: SpeechDataset,
+                                                                         monkeypatch) -> None:
+    trained = []
+
+    def fake(init_, variant, regime, shared, train, dev, test, config, *, budget_seconds, head_share=None, data=None):
+        trained.append(variant)
+        minutes = round(sum(u.duration for u in train.utterances) / 60, 2)
+        return xl.TransferRun(variant, regime, shared, minutes, 1, 1, 0.5, 0.5, 0.0, None, 1, 2, 0.0), None
+
+    monkeypatch.setattr(xl, "run_transfer", fake)
+    pool_minutes = sum(u.duration for u in spanish.utterances) / 60
+    variants = (xl.TRANSFER_VARIANTS[0], xl.TRANSFER_VARIANTS[3])
+    scratch_all = xl.TransferRun(variants[0][0], "scratch", False, round(pool_minutes, 2), 3, 9, 1.0, 1.0, 1.0, 1.0,
+                                 9, 9, 1.0)
+    rows = xl.transfer_curve(init, variants, spanish, [pool_minutes / 2, pool_minutes], None, spanish, CONFIG,
+                             budget_seconds=7.0, done=[scratch_all], reuse_only=(variants[0][0],))
+    assert trained == [variants[1][0], variants[1][0]]             # scratch is never trained here
+    assert [r.variant for r in rows] == [variants[1][0], variants[0][0], variants[1][0]]
+    assert rows[1] is scratch_all
+
+
 # --------------------------------------------------------------------------- layer probes
 def test_untrained_like_is_the_same_architecture_with_fresh_seeded_weights(init: LoadedModel) -> None:
     rng = torch.get_rng_state()

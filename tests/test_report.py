@@ -135,3 +135,33 @@ def test_an_empty_generated_section_is_filled_and_refilled() -> None:
     assert replace_section(once, "x", "| b |") == "# t\n<!-- asrlab:x -->\n| b |\n<!-- /asrlab:x -->\nafter\n"
     with pytest.raises(KeyError, match="'y'"):
         replace_section(text, "y", "z")
+
+
+def _adapters_results(adapter_wer: float, int8_rtf: float) -> dict:
+    def regime(name: str, wer: float, share: float) -> dict:
+        return {"regime": name, "target_wer": wer, "target_cer": wer / 3, "source_wer": 0.25, "forgetting": 0.01,
+                "trainable_parameters": int(share * 1000), "trainable_share": share, "stored_bytes": 4000 * share,
+                "seconds": 10.0}
+
+    def variant(name: str, size: float, rtf: float, wer: float) -> dict:
+        return {"variant": name, "size_mb": size, "rtf_1_thread": rtf, "peak_mb": 600.0, "source_wer": wer,
+                "accent_wer": wer}
+
+    return {"target": "accent", "train_minutes": 10, "budget_seconds": 4000,
+            "regimes": [regime("full", 0.40, 1.0), regime("adapter", adapter_wer, 0.03)],
+            "switched_off_difference": {"adapter": 0.0}, "switch_seconds": 0.0005,
+            "bank": [{"adapter": "accent", "accent WER": 0.4, "telephone WER": 0.6}],
+            "deployment": [variant("onnx", 9.0, 0.010, 0.300), variant("onnx int8", 2.5, int8_rtf, 0.305)],
+            "chunks": [{"chunk_s": 1.0, "context_s": 0.5, "wer": 0.35, "latency_s": 1.5}],
+            "machine": {"device": "cpu", "threads": 2}}
+
+
+def test_render_adapters_checks_the_goals_on_the_numbers():
+    from asrlab.course.report import render_adapters
+
+    text = render_adapters(_adapters_results(adapter_wer=0.42, int8_rtf=0.008))
+    assert "| adapter | 42.0 | 14.0 | 25.0 | +1.0 | 30 | 3.0 | 0 kB | 10 |" in text
+    assert "| accent | 40.0 | 60.0 |" in text and "| 1.0 | 0.5 | 35.0 | 1.50 |" in text
+    assert text.count("**met**") == 2                      # adapter 1.05 x full; int8 3.6x smaller, faster
+    worse = render_adapters(_adapters_results(adapter_wer=0.48, int8_rtf=0.012))
+    assert worse.count("**not met**") == 2                 # 1.20 x full; int8 slower than float

@@ -233,6 +233,86 @@ def render_adaptation(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _kilobytes(count: int | float) -> str:
+    return f"{count / 1000:,.0f} kB"
+
+
+def adapters_goal_lines(data: dict[str, Any]) -> list[str]:
+    """Issue 16's goals checked on notebook 09's results: each line says met or not, with the numbers.
+
+    Adapter goal: a parameter-efficient regime with at most 5% of the parameters within 10%
+    (relative) of full fine-tuning's target WER, and zero forgetting when switched off. Deployment
+    goal: int8 at least 3x smaller than the float file of the same format, not slower on 1 thread,
+    WER within 1 point on source and target, real-time factor at most 0.05 on 1 thread.
+    """
+    regimes = {r["regime"]: r for r in data["regimes"]}
+    lines = []
+    full = regimes.get("full")
+    off = data.get("switched_off_difference", {})
+    for name in ("adapter", "lora"):
+        r = regimes.get(name)
+        if r is None or full is None:
+            continue
+        ratio = r["target_wer"] / full["target_wer"]
+        met = r["trainable_share"] <= 0.05 and ratio <= 1.10 and off.get(name) == 0.0
+        lines.append(f"- {name}: {100 * r['trainable_share']:.1f}% of the parameters (goal at most 5%), target WER "
+                     f"{_pct(r['target_wer'])}% = {ratio:.3f} x full fine-tuning's {_pct(full['target_wer'])}% (goal at "
+                     f"most 1.10), switched off: largest logit difference {off.get(name, float('nan')):g} "
+                     f"(goal 0): **{'met' if met else 'not met'}**.")
+    variants = {r["variant"]: r for r in data.get("deployment", [])}
+    for fmt in ("torchscript", "onnx"):
+        base, small = variants.get(fmt), variants.get(f"{fmt} int8")
+        if base is None or small is None:
+            continue
+        smaller = base["size_mb"] / small["size_mb"]
+        slower = small["rtf_1_thread"] / base["rtf_1_thread"]
+        change = max(abs(small["source_wer"] - base["source_wer"]), abs(small["accent_wer"] - base["accent_wer"]))
+        met = smaller >= 3 and slower <= 1.0 and change <= 0.01 and small["rtf_1_thread"] <= 0.05
+        lines.append(f"- {fmt} int8: {smaller:.1f}x smaller (goal 3x), one-thread RTF {small['rtf_1_thread']:.4f} "
+                     f"against {base['rtf_1_thread']:.4f} float (goal: not slower, at most 0.05), WER change at most "
+                     f"{100 * change:.1f} points (goal 1): **{'met' if met else 'not met'}**.")
+    return lines
+
+
+def render_adapters(data: dict[str, Any]) -> str:
+    """Notebook 09's results: parameter-efficient regimes, the adapter bank, export and quantisation,
+    chunked decoding, and the issue's goals checked."""
+    lines = [f"Target domain `{data['target']}`, {data['train_minutes']:g} labelled minutes, "
+             f"{data['budget_seconds']} audio-seconds of training per regime; uses of the target: its labels.", "",
+             "| regime | target WER % | target CER % | source WER % | forgetting (points) | trainable parameters "
+             "| share % | stored per domain | seconds |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in data["regimes"]:
+        lines.append(f"| {r['regime']} | {_pct(r['target_wer'])} | {_pct(r['target_cer'])} | {_pct(r['source_wer'])} "
+                     f"| {_points(r['forgetting'])} | {r['trainable_parameters']:,} | {_pct(r['trainable_share'])} "
+                     f"| {_kilobytes(r['stored_bytes'])} | {r['seconds']:.0f} |")
+    bank = data.get("bank", [])
+    if bank:
+        columns = [k for k in bank[0] if k != "adapter"]
+        lines += ["", f"One base model, one adapter per domain (switching costs "
+                      f"{1000 * data.get('switch_seconds', float('nan')):.2f} ms), WER %:", "",
+                  "| adapter | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        lines += [f"| {r['adapter']} | " + " | ".join(_pct(r[c]) for c in columns) + " |" for r in bank]
+    deployment = data.get("deployment", [])
+    if deployment:
+        lines += ["", "Exported with the feature front end and vocabulary (the fully fine-tuned model):", "",
+                  "| variant | file MB | real-time factor, 1 thread | peak MB | source WER % | target WER % |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['variant']} | {r['size_mb']:.2f} | {r['rtf_1_thread']:.4f} | {r['peak_mb']:.0f} "
+                  f"| {_pct(r['source_wer'])} | {_pct(r['accent_wer'])} |" for r in deployment]
+    chunks = data.get("chunks", [])
+    if chunks:
+        lines += ["", "Chunked decoding (the BiGRU cannot stream): WER % and latency against chunk length:", "",
+                  "| chunk (s) | left context (s) | WER % | latency (s) |", "|---:|---:|---:|---:|"]
+        lines += [f"| {r['chunk_s']} | {r['context_s']:g} | {_pct(r['wer'])} | {r['latency_s']:.2f} |" for r in chunks]
+    goals = adapters_goal_lines(data)
+    if goals:
+        lines += ["", "The issue's goals:", ""] + goals
+    machine = data.get("machine", {})
+    lines.append(f"\nDevice: {machine.get('device', '?')}, {_threads(machine.get('threads'))}. "
+                 "Command: `asrlab notebooks run --size full 09_adapters_and_deployment`.")
+    return "\n".join(lines)
+
+
 def _threads(count: int | None, kind: str = "CPU") -> str:
     """``"1 CPU thread"``, ``"2 CPU threads"``, or ``"? CPU threads"`` when unknown."""
     return f"{'?' if count is None else count} {kind} thread{'' if count == 1 else 's'}"
@@ -268,6 +348,7 @@ RENDERERS: dict[str, tuple[str | dict[str, str], Callable[[dict[str, Any]], str]
     "feature-extraction": ("03_feature_extraction-full.json", render_feature_extraction),
     "adaptation": ("05_dann-full.json", render_adaptation),
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
+    "adapters": ("09_adapters_and_deployment-full.json", render_adapters),
     "notebook-runs": ("notebooks-full.json", render_notebook_runs),
     "course-lab": ("notebooks-lab.json", lambda data: render_notebook_runs(data, "lab")),
     "scoreboard-lab": ({"dann": "05_dann-lab.json", "self_training": "07_self_training-lab.json"}, render_scoreboard),

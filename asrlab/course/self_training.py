@@ -243,11 +243,13 @@ def _train_on_simulated(loaded: LoadedModel, level: Level, knobs: Knobs, seed: i
 
 def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: SpeechDataset, knobs: Knobs, *,
                methods: Sequence[str] = METHODS, seeds: Sequence[int] = (0,), lm_path: str | Path | None = None,
-               source_train: Sequence[Utterance] = (), cache_dir: str | Path | None = None, device: Any = "cpu",
+               source_train: Sequence[Utterance] = (), cache_dir: str | Path | None = None,
+               work_dir: str | Path | None = None, device: Any = "cpu",
                report: Callable[[LadderRun], None] | None = None) -> list[LadderRun]:
     """Every method at every level and seed (source-only and test-time adaptation, which train
     nothing, once per level), each run kept as JSON in ``cache_dir`` and reused while its
-    settings match."""
+    settings match. ``work_dir`` holds the simulated-noise method's noisy copies of the source
+    audio (default ``cache_dir/simulated``; keep it out of a committed ``cache_dir``)."""
     from asrlab.layers import model_key
 
     fingerprint = model_key(loaded.model, loaded.features, str(loaded.meta.get("name", "model")))
@@ -270,7 +272,8 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
                 if run is None:
                     run = run_method(method, loaded, level, source_test, knobs, seed=seed, lm_path=lm_path,
                                      source_train=source_train,
-                                     work_dir=Path(cache_dir) / "simulated" if cache_dir is not None else None,
+                                     work_dir=(work_dir if work_dir is not None else
+                                               Path(cache_dir) / "simulated" if cache_dir is not None else None),
                                      device=device)
                     if cache is not None:
                         save_json(cache, finite_json({"settings": settings, "run": run.as_dict()}))

@@ -31,6 +31,9 @@ class Course:
         corpus: this size's corpus, ``<data>/corpus-<size>`` (notebook 01 builds it).
         figures: where figures are saved: the committed ``figures/`` at full size, else ``<data>/figures``.
         results: where each notebook writes its results file (``results/``).
+        runs: where a notebook keeps each training run's record, to reuse it while its settings
+            match: the committed ``results/runs/`` at full size (a full-size run of hours resumes
+            on another machine and the README's tables can be rebuilt from it), else ``<data>/runs``.
         seed: what :func:`setup` seeded Python, NumPy and torch with.
     """
 
@@ -41,6 +44,7 @@ class Course:
     corpus: Path
     figures: Path
     results: Path
+    runs: Path
     seed: int
 
     def machine(self) -> dict[str, Any]:
@@ -77,7 +81,8 @@ def setup(seed: int = 0) -> Course:
     data = data_dir()
     course = Course(size=size, smoke=size == "smoke", device=pick_device(), data=data, corpus=data / f"corpus-{size}",
                     figures=project_root() / "figures" if size == "full" else data / "figures",
-                    results=project_root() / "results", seed=seed)
+                    results=project_root() / "results",
+                    runs=project_root() / "results" / "runs" if size == "full" else data / "runs", seed=seed)
     print(f"asrlab {asrlab.__version__} | torch {torch.__version__} | numpy {np.__version__} | "
           f"Python {platform.python_version()} | device {course.device} | {torch.get_num_threads()} threads")
     return course
