@@ -263,3 +263,143 @@ def test_multitask_and_forgetting_rows(init: LoadedModel, english: SpeechDataset
                                                  l2sp_alpha=2.0, rho=0.25, source_wer=source_wer)][0] == "CTC only"
     assert len(made) == 3                                         # without plain=, it trains its own
     assert unchanged(init.model, before)
+
+
+# --------------------------------------------------------------------------- run records and seeds
+def fake_transfer(calls: list) -> object:
+    """A stand-in for run_transfer: records its calls, scores by seed and learning rate."""
+    def fake(init_, variant, regime, shared, train, dev, test, config, *, budget_seconds, head_share=None, data=None):
+        calls.append((variant, config.seed, budget_seconds))
+        minutes = round(sum(u.duration for u in train.utterances) / 60, 2)
+        wer = 0.5 + 0.1 * config.seed
+        return xl.TransferRun(variant, regime, shared, minutes, 1, 3, wer, wer / 2, 0.0, None, 10, 20, 1.5,
+                              first_dev_cer=0.4 + 0.1 * config.seed, seed=config.seed), None
+    return fake
+
+
+def test_compare_transfer_runs_every_seed_and_reuses_its_records(init: LoadedModel, spanish: SpeechDataset,
+                                                                 tmp_path: Path, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(xl, "run_transfer", fake_transfer(calls))
+    variants = xl.TRANSFER_VARIANTS[:2]
+    runs = tmp_path / "runs"
+
+    def compare(model: LoadedModel = init, train: SpeechDataset = spanish, **changes) -> list[xl.TransferRun]:
+        settings = {"budget_seconds": 7.0, "lrs": {"head": 2e-2}, "head_share": 0.5, "seeds": (0, 1, 2),
+                    "cache_dir": runs, **changes}
+        return xl.compare_transfer(model, variants, train, None, spanish, CONFIG, **settings)
+
+    first = compare()
+    assert [(r.variant, r.seed) for r in first] == [(v[0], s) for s in (0, 1, 2) for v in variants]   # seed by seed
+    assert [c[1] for c in calls] == [0, 0, 1, 1, 2, 2]
+    assert len(list(runs.glob("*.json"))) == 6
+    again = compare()
+    assert again == first and len(calls) == 6                    # every run read back, none trained
+    compare(head_share=0.8)                                      # acts on head-then-full only: not in these variants
+    assert len(calls) == 6
+    compare(budget_seconds=9.0)
+    assert len(calls) == 12                                      # a new budget trains every run again
+    compare(budget_seconds=9.0, seeds=(0,), train=SpeechDataset(spanish.utterances[:6], ES, FEATS))
+    assert len(calls) == 14                                      # other utterances, other minutes: trained
+    other = LoadedModel(xl.untrained_like(init, 5).model, FEATS, EN, {"name": "tiny"})
+    compare(budget_seconds=9.0, seeds=(0,), model=other)
+    assert len(calls) == 16                                      # other initial weights: trained
+    compare(budget_seconds=9.0, seeds=(0,), cache_dir=None)
+    assert len(calls) == 18                                      # no records: always trained
+
+
+def test_transfer_summary_gives_the_mean_and_spread_over_seeds() -> None:
+    runs = [xl.TransferRun("head", "head", True, 10.0, 2, 8, wer, wer / 2, 0.0, None, 10, 20, s, 0.3, seed=s)
+            for s, wer in enumerate((0.4, 0.5, 0.6))]
+    runs.append(xl.TransferRun("scratch", "scratch", False, 10.0, 2, 8, 1.0, 1.0, 1.0, None, 20, 20, 4.0, None))
+    head, scratch = xl.transfer_summary(runs)
+    assert head["variant"] == "head" and head["seeds"] == 3 and head["trainable_parameters"] == 10
+    assert head["target_wer"] == pytest.approx(0.5) and head["target_wer_sd"] == pytest.approx(0.1)
+    assert head["target_cer"] == pytest.approx(0.25) and head["first_dev_cer_sd"] == pytest.approx(0.0)
+    assert head["seconds"] == pytest.approx(1.0) and head["best_dev_wer"] is None
+    assert scratch["seeds"] == 1 and scratch["target_wer"] == 1.0 and scratch["target_wer_sd"] is None
+    assert scratch["first_dev_cer"] is None and scratch["first_dev_cer_sd"] is None
+    assert head["epochs"] == 2 and isinstance(head["epochs"], int) and head["steps"] == 8   # shared, not averaged
+    assert xl.transfer_summary([r.as_dict() for r in runs]) == [head, scratch]
+    uneven = [replace(runs[0], steps=8), replace(runs[1], steps=9)]
+    assert xl.transfer_summary(uneven)[0]["steps"] == pytest.approx(8.5)
+
+
+def test_transfer_bars_draw_the_spread_when_there_is_one() -> None:
+    from matplotlib.container import ErrorbarContainer
+
+    from asrlab.course.cross_lingual_plots import transfer_bars
+
+    def has_error_bars(ax) -> bool:
+        return any(isinstance(c, ErrorbarContainer) for c in ax.containers)
+
+    rows = [{"variant": "a", "target_wer": 0.5, "target_cer": 0.2, "target_wer_sd": 0.05, "target_cer_sd": 0.01},
+            {"variant": "b", "target_wer": 0.7, "target_cer": 0.3, "target_wer_sd": 0.02, "target_cer_sd": 0.03}]
+    left, right = transfer_bars(rows, "t").axes
+    assert [t.get_text() for t in left.texts] == ["50.0 ± 5.0", "70.0 ± 2.0"] and has_error_bars(left)
+    assert left.get_xlabel() == "target test WER (%)"
+    single = transfer_bars([{**r, "target_wer_sd": None, "target_cer_sd": None} for r in rows], "t")
+    assert [t.get_text() for t in single.axes[0].texts] == ["50.0", "70.0"] and not has_error_bars(single.axes[0])
+
+
+def curve_subset(dataset: SpeechDataset, minutes: float) -> SpeechDataset:
+    from asrlab.course.fine_tuning import subset_dataset, take_minutes
+
+    return subset_dataset(dataset, take_minutes(dataset.utterances, minutes, 0))
+
+
+def test_transfer_curve_reads_the_comparisons_records_and_its_seeds_runs_only(init: LoadedModel,
+                                                                              spanish: SpeechDataset,
+                                                                              tmp_path: Path, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(xl, "run_transfer", fake_transfer(calls))
+    variants = (xl.TRANSFER_VARIANTS[0], xl.TRANSFER_VARIANTS[3])
+    pool_minutes = sum(u.duration for u in spanish.utterances) / 60
+    everything = curve_subset(spanish, pool_minutes)   # as the curve draws it
+    made = xl.compare_transfer(init, variants, everything, None, spanish, CONFIG, budget_seconds=7.0,
+                               seeds=(1, 0), cache_dir=tmp_path)
+    calls.clear()
+    curve = xl.transfer_curve(init, variants, spanish, [pool_minutes / 2, pool_minutes], None, spanish, CONFIG,
+                              budget_seconds=7.0, done=made[:2], cache_dir=tmp_path)    # seed 1's runs: not reused
+    assert [c[1] for c in calls] == [0, 0] and all(r.seed == 0 for r in curve)   # the half-size points only
+    assert curve[2:] == made[2:]                                 # seed 0's full-size runs, from their records
+    calls.clear()
+    assert xl.transfer_curve(init, variants, spanish, [pool_minutes / 2, pool_minutes], None, spanish, CONFIG,
+                             budget_seconds=7.0, cache_dir=tmp_path) == curve
+    assert calls == []
+
+
+def test_multitask_and_forgetting_rows_keep_records(init: LoadedModel, english: SpeechDataset, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    trained = []
+
+    def fake_finetune(init_, train, regime, config, **kw):
+        trained.append((regime, kw["auxiliary"].weight if kw["auxiliary"] else 0.0, kw["l2sp_alpha"],
+                        kw["replay_data"] is not None))
+        return SimpleNamespace(model=init_.model, aux_dev_accuracy=0.9 if kw["auxiliary"] else None,
+                               trainable_parameters=7, seconds=2.0)
+
+    scores = iter(0.1 * i for i in range(1, 1000))
+    monkeypatch.setattr(xl, "finetune", fake_finetune)
+    monkeypatch.setattr(xl, "evaluate", lambda *a, **k: SimpleNamespace(rates=SimpleNamespace(wer=next(scores),
+                                                                                            cer=0.05)))
+    config = replace(CONFIG, epochs=1)
+    rows = xl.multitask_rows(init, english, english, english, english, config, mus=(0.0, 0.5), source_wer=0.2,
+                             cache_dir=tmp_path)
+    assert len(trained) == 2
+    assert xl.multitask_rows(init, english, english, english, english, config, mus=(0.0, 0.5), source_wer=0.2,
+                             cache_dir=tmp_path) == rows
+    assert len(trained) == 2                                     # read back
+    forgetting = xl.forgetting_rows(init, english, english, english, english, english, config, l2sp_alpha=1.0,
+                                    rho=0.5, source_wer=0.3, cache_dir=tmp_path)
+    assert [t[0] for t in trained[2:]] == ["l2sp", "full"] and trained[3][3]   # plain: the multi-task table's record
+    assert forgetting[0].source_wer == rows[0].source_wer
+    assert all(r.forgetting == pytest.approx(r.source_wer - 0.3) for r in forgetting)   # from this baseline
+    xl.multitask_rows(init, english, english, english, english, replace(config, epochs=2), mus=(0.0,),
+                      source_wer=0.2, cache_dir=tmp_path)
+    assert len(trained) == 5                                     # another budget trains again
+    xl.forgetting_rows(init, english, english, english, english, english, config, l2sp_alpha=2.0, rho=0.5,
+                       source_wer=0.3, plain=rows[0], cache_dir=tmp_path)
+    assert trained[5:] == [("l2sp", 0.0, 2.0, False)]            # only the run whose setting changed

@@ -54,3 +54,92 @@ def test_headline_names_zero_shot_and_the_best_regime():
              for r, w in (("decoder", 0.5), ("all", 0.3))]
     line = wf.headline(zero, board, "accent")
     assert "90.0%" in line and "85.0%" in line and "(all, target labels) 30.0%" in line
+
+
+# --------------------------------------------------------------------------- run records
+def labelled(texts, seconds: float = 1.0):
+    import numpy as np
+
+    from asrlab.whisper_finetune import Labelled
+
+    return Labelled([np.zeros(int(16_000 * seconds), dtype=np.float32) for _ in texts], list(texts))
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """finetune_whisper and transcribe replaced: each run is counted, and decodes its references."""
+    from types import SimpleNamespace
+
+    import torch
+
+    trained = []
+
+    def finetune(model, train, config, source=None):
+        trained.append((config.freezing, config.seed, config.steps, config.window, source is not None))
+        return SimpleNamespace(model=model, losses=[3.0, 2.0, 1.0], seconds=2.0, audio_seconds=8.0,
+                               trainable_parameters=5 if config.freezing == "decoder" else 9)
+
+    texts = {}
+    monkeypatch.setattr(wf, "finetune_whisper", finetune)
+    monkeypatch.setattr(wf, "transcribe", lambda model, waves, **kw: texts[len(waves)])
+    model = torch.nn.Linear(2, 2)
+    return SimpleNamespace(trained=trained, texts=texts, model=model)
+
+
+def test_run_regimes_reuse_each_runs_record_while_its_settings_match(fake_training, tmp_path) -> None:
+    import torch
+
+    train, test = labelled(["hot cold"] * 4), labelled(["red green", "blue gold"])
+    source_test, source_train = labelled(["cats dogs"] * 3), labelled(["sun"] * 5)
+    fake_training.texts.update({2: ["red green", "blue"], 3: ["cats dogs"] * 3})
+    baseline = {"target_wer": 0.5, "source_wer": 0.1}
+
+    def run(train=train, regimes=("decoder", "all+replay"), steps=4, seeds=(0, 1), baseline=baseline,
+            cache_dir=tmp_path, report=None):
+        return wf.run_regimes(fake_training.model, "accent", train, test, source_test, regimes, steps, 2, 1e-4, seeds,
+                              source_train=source_train, baseline=baseline, cache_dir=cache_dir, report=report)
+
+    rows = run()
+    assert [(r["regime"], r["seed"]) for r in rows] == [("decoder", 0), ("decoder", 1), ("all+replay", 0),
+                                                       ("all+replay", 1)]
+    assert [t[4] for t in fake_training.trained] == [False, False, True, True]      # replay reads source labels
+    assert rows[0]["target_wer"] == pytest.approx(0.25) and rows[0]["relative_reduction"] == pytest.approx(0.5)
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "accent-all+replay-s0.json"
+    reported = []
+    again = run(report=reported.append)
+    assert again == rows == reported and len(fake_training.trained) == 4           # read back, reported all the same
+    shifted = run(baseline={"target_wer": 1.0, "source_wer": 0.0})
+    assert len(fake_training.trained) == 4                                          # the baseline is applied after
+    assert shifted[0]["relative_reduction"] == pytest.approx(0.75) and shifted[0]["forgetting"] == pytest.approx(0.0)
+    run(steps=5, seeds=(0,), regimes=("decoder",))
+    assert fake_training.trained[4:] == [("decoder", 0, 5, False, False)]           # a new budget trains again
+    run(train=labelled(["hot cold"] * 3), seeds=(0,), regimes=("decoder",))
+    assert len(fake_training.trained) == 6                                          # other training utterances
+    with torch.no_grad():
+        fake_training.model.weight.add_(1.0)
+    run(seeds=(1,), regimes=("decoder",))
+    assert len(fake_training.trained) == 7                                          # other initial weights
+    run(seeds=(1,), regimes=("decoder",), cache_dir=None)
+    assert len(fake_training.trained) == 8                                          # no records: always trained
+
+
+def test_input_rows_keep_records(fake_training, tmp_path) -> None:
+    train, test = labelled(["hot cold"] * 4), labelled(["red green", "blue gold"])
+    fake_training.texts.update({2: ["red green", "blue gold"]})
+    rows = wf.input_rows(fake_training.model, "accent", train, test, ("variable", "window"), 3, 2, 1e-4,
+                         cache_dir=tmp_path)
+    assert [t[3] for t in fake_training.trained] == [False, True]
+    assert [r["input"] for r in rows] == ["variable", "window"] and all(r["target_wer"] == 0.0 for r in rows)
+    assert wf.input_rows(fake_training.model, "accent", train, test, ("variable", "window"), 3, 2, 1e-4,
+                         cache_dir=tmp_path) == rows
+    assert len(fake_training.trained) == 2
+    assert wf.input_rows(fake_training.model, "accent", train, test, (), 3, 2, 1e-4, cache_dir=tmp_path) == []
+
+
+def test_labelled_key_names_transcripts_and_lengths() -> None:
+    key = wf.labelled_key(labelled(["a b", "c"]))
+    assert key["utterances"] == 2 and key["seconds"] == 2.0
+    assert wf.labelled_key(labelled(["a b", "c"]))["digest"] == key["digest"]
+    assert wf.labelled_key(labelled(["a b", "d"]))["digest"] != key["digest"]
+    assert wf.labelled_key(labelled(["a b", "c"], seconds=1.5))["digest"] != key["digest"]
+    assert wf.labelled_key(None) is None

@@ -5,7 +5,9 @@ One module per chapter holds that chapter's experiments, its lesson knobs and it
 :mod:`~asrlab.course.feature_extraction` for 03, :mod:`~asrlab.course.adaptation` for 04 and 05,
 :mod:`~asrlab.course.decoding` for 06), beside what only the course needs: figures
 (:mod:`~asrlab.course.plots` and the chapters' ``*_plots``), widgets, the CTC primer, the notebook
-runner (:mod:`~asrlab.course.runner`) and the README report (:mod:`~asrlab.course.report`).
+runner (:mod:`~asrlab.course.runner`), the README report (:mod:`~asrlab.course.report`) and run
+records (:mod:`~asrlab.course.run_records`: a training run's result kept and reused while its
+settings match).
 
 The course imports the library (``asrlab.audio``, ``asrlab.models``, ``asrlab.train``,
 ``asrlab.adapt``, ``asrlab.decoding``...), never the other way round: no library module imports

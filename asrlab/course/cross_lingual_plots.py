@@ -14,7 +14,9 @@ def transfer_bars(rows: Sequence[Mapping[str, object]], title: str = "",
 
     Args:
         rows: dicts with ``variant``, ``target_wer`` and ``target_cer`` (fractions), e.g. from
-            :func:`asrlab.course.cross_lingual.compare_transfer`.
+            :func:`asrlab.course.cross_lingual.compare_transfer`, or means over seeds from
+            :func:`~asrlab.course.cross_lingual.transfer_summary`, whose ``target_wer_sd`` and
+            ``target_cer_sd`` (where not None) are drawn as error bars of one standard deviation.
         title: the figure's title.
         reference: ``{"wer": ..., "cer": ...}`` of a model without training, drawn as a dashed line.
     """
@@ -26,14 +28,20 @@ def transfer_bars(rows: Sequence[Mapping[str, object]], title: str = "",
     positions = np.arange(len(rows))
     for ax, key, label in ((left, "wer", "target test WER (%)"), (right, "cer", "target test CER (%)")):
         values = [100 * float(r[f"target_{key}"]) for r in rows]  # type: ignore[arg-type]
-        ax.barh(positions, values, color=[f"C{i % 10}" for i in range(len(rows))])
-        for y, v in zip(positions, values):
-            ax.annotate(f"{v:.1f}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize="small")
+        spreads = [r.get(f"target_{key}_sd") for r in rows]
+        errors = [100 * float(sd) for sd in spreads] if all(sd is not None for sd in spreads) else None  # type: ignore[arg-type]
+        ax.barh(positions, values, xerr=errors, capsize=3 if errors else 0,
+                color=[f"C{i % 10}" for i in range(len(rows))])
+        for i, (y, v) in enumerate(zip(positions, values)):
+            shown = f"{v:.1f}" if errors is None else f"{v:.1f} ± {errors[i]:.1f}"
+            ax.annotate(shown, (v + (errors[i] if errors else 0.0), y), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize="small")
         if reference is not None:
             ax.axvline(100 * reference[key], color="black", linestyle="--", linewidth=1,
                        label="English model, no training")
         ax.set_xlabel(label)
-        ax.set_xlim(0, max(105.0, max(values) * 1.1))
+        ends = [v + e for v, e in zip(values, errors)] if errors else values
+        ax.set_xlim(0, max(105.0, max(ends) * (1.15 if errors else 1.1)))
     if reference is not None:
         right.legend(frameon=False, loc="lower right", fontsize="small")
     left.set_yticks(positions, names)

@@ -14,14 +14,19 @@ The chapter's experiments, each a short call from ``notebooks/10_whisper_finetun
 Every setting is a knob fixed before the run (:data:`LESSON_KNOBS`); nothing is chosen on the
 target's test labels. Each row says what it used of the target: nothing (zero-shot) or the
 target train split's labels (fine-tuning); replay also uses source labels.
+
+Each fine-tuning run can keep its row as a run record (``cache_dir``; :mod:`asrlab.course.run_records`)
+and reuse it while its settings match, so an hours-long full run stops and resumes. Only rows are
+kept, never the fine-tuned models: the notebook uses none of them after its row is made.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from asrlab.course.run_records import cached, fingerprint
 from asrlab.hallucination import hallucination_stats
 from asrlab.models.whisper_seq2seq import NO_SAFEGUARDS, Safeguards, encode_windows, window_decode
 from asrlab.whisper_finetune import Labelled, WhisperTuneConfig, finetune_whisper, read_labelled, transcribe
@@ -122,10 +127,38 @@ def tune_config(regime: str, steps: int, batch: int, lr: float, seed: int, windo
                              warmup_steps=max(1, steps // 8), **REGIME_SETTINGS[regime])
 
 
+def labelled_key(data: Labelled | None) -> dict[str, Any] | None:
+    """Which utterances a run read, for run records: how many, their seconds, and a fingerprint of
+    each one's transcript and length in samples (None: none)."""
+    if data is None:
+        return None
+    return {"utterances": len(data), "seconds": round(data.seconds, 2),
+            "digest": fingerprint((text, len(wave)) for text, wave in zip(data.texts, data.waves))}
+
+
+def whisper_fingerprint(model: Any) -> str:
+    """A digest of a Whisper model's weights: the initial model's key in run records."""
+    from asrlab.models.base import weights_digest
+
+    return weights_digest(model)[:16]
+
+
+def _regime_run(model: Any, train: Labelled, test: Labelled, source_test: Labelled, config: WhisperTuneConfig,
+                source_train: Labelled | None) -> dict[str, Any]:
+    """Fine-tune once and score: the part of a :func:`run_regimes` row a run record keeps."""
+    result = finetune_whisper(model, train, config, source_train if config.replay else None)
+    target = score(test.texts, transcribe(result.model, test.waves))
+    source = score(source_test.texts, transcribe(result.model, source_test.waves))
+    return {"target_wer": target["wer"], "target_insertions": target["insertions"], "source_wer": source["wer"],
+            "trainable_parameters": result.trainable_parameters, "train_seconds": round(result.seconds, 1),
+            "audio_seconds": round(result.audio_seconds, 1), "first_loss": result.losses[0],
+            "last_loss": sum(result.losses[-3:]) / len(result.losses[-3:])}
+
+
 def run_regimes(model: Any, domain: str, train: Labelled, test: Labelled, source_test: Labelled,
                 regimes: Sequence[str], steps: int, batch: int, lr: float, seeds: Sequence[int],
                 source_train: Labelled | None = None, baseline: Mapping[str, float] | None = None,
-                report: Any = None) -> list[dict[str, Any]]:
+                report: Any = None, cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Fine-tune Whisper once per regime and seed on ``train``; score on the target and source tests.
 
     Args:
@@ -139,7 +172,11 @@ def run_regimes(model: Any, domain: str, train: Labelled, test: Labelled, source
         source_train: labelled source utterances, for ``"all+replay"``.
         baseline: ``{"target_wer": ..., "source_wer": ...}`` of the model as shipped, for
             ``relative_reduction`` and ``forgetting``.
-        report: called with each row as it is done.
+        report: called with each row as it is done (or read back).
+        cache_dir: where each run's record (``<domain>-<regime>-s<seed>.json``) is kept and reused
+            while its settings match: the training settings, Whisper's weights, the utterances of
+            ``train``, ``test`` and ``source_test`` (and ``source_train`` with replay). None: no records.
+            ``forgetting`` and ``relative_reduction`` are counted from ``baseline`` after reading.
 
     Returns:
         One row per run: ``domain``, ``regime``, ``seed``, ``uses``, ``target_wer``,
@@ -149,43 +186,55 @@ def run_regimes(model: Any, domain: str, train: Labelled, test: Labelled, source
     """
     rows = []
     minutes = train.seconds / 60
+    key = whisper_fingerprint(model) if cache_dir is not None else None
     for regime in regimes:
         for seed in seeds:
             config = tune_config(regime, steps, batch, lr, seed)
-            result = finetune_whisper(model, train, config, source_train if config.replay else None)
-            target = score(test.texts, transcribe(result.model, test.waves))
-            source = score(source_test.texts, transcribe(result.model, source_test.waves))
+            settings = {"domain": domain, "regime": regime, "config": asdict(config), "model": key,
+                        "train": labelled_key(train), "test": labelled_key(test),
+                        "source_test": labelled_key(source_test),
+                        "source_train": labelled_key(source_train) if config.replay else None}
+            scores = cached(cache_dir, f"{domain}-{regime}-s{seed}", settings,
+                            lambda: _regime_run(model, train, test, source_test, config, source_train))
             uses = f"target labels ({minutes:.1f} min)" + (", source labels" if config.replay else "")
-            row = {"domain": domain, "regime": regime, "seed": seed, "uses": uses, "target_wer": target["wer"],
-                   "target_insertions": target["insertions"], "source_wer": source["wer"],
-                   "trainable_parameters": result.trainable_parameters, "train_seconds": round(result.seconds, 1),
-                   "audio_seconds": round(result.audio_seconds, 1), "first_loss": result.losses[0],
-                   "last_loss": sum(result.losses[-3:]) / len(result.losses[-3:])}
+            row = {"domain": domain, "regime": regime, "seed": seed, "uses": uses, **scores}
             if baseline:
-                row["forgetting"] = source["wer"] - baseline["source_wer"]
-                row["relative_reduction"] = 1.0 - target["wer"] / baseline["target_wer"]
+                row["forgetting"] = scores["source_wer"] - baseline["source_wer"]
+                row["relative_reduction"] = 1.0 - scores["target_wer"] / baseline["target_wer"]
             rows.append(row)
             if report is not None:
                 report(row)
     return rows
 
 
+def _input_run(model: Any, domain: str, name: str, train: Labelled, test: Labelled, steps: int,
+               config: WhisperTuneConfig) -> dict[str, Any]:
+    """Fine-tune once on one kind of input and decode it the same way: an :func:`input_rows` row."""
+    result = finetune_whisper(model, train, config)
+    started = time.perf_counter()
+    hyps = transcribe(result.model, test.waves, window=config.window)
+    decode_s = time.perf_counter() - started
+    wer = score(test.texts, hyps)["wer"]
+    return {"domain": domain, "input": name, "steps": steps, "target_wer": wer,
+            "train_seconds": round(result.seconds, 1), "decode_seconds": round(decode_s, 1),
+            "wer_points_per_train_minute": round(100 * (1.0 - wer) / (result.seconds / 60), 2)}
+
+
 def input_rows(model: Any, domain: str, train: Labelled, test: Labelled, inputs: Sequence[str], steps: int,
-               batch: int, lr: float, seed: int = 0) -> list[dict[str, Any]]:
+               batch: int, lr: float, seed: int = 0, cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Variable-length input against 30 s windows: the same regime (``all``) and number of steps,
-    each decoded as it was trained, with the seconds each spent training and decoding."""
+    each decoded as it was trained, with the seconds each spent training and decoding.
+
+    ``cache_dir`` keeps each run's record (``<domain>-input-<name>-s<seed>.json``) and reuses it
+    while its settings match, as :func:`run_regimes` does (None: no records)."""
     rows = []
+    key = whisper_fingerprint(model) if cache_dir is not None and inputs else None
     for name in inputs:
-        window = name == "window"
-        config = tune_config("all", steps, batch, lr, seed, window=window)
-        result = finetune_whisper(model, train, config)
-        started = time.perf_counter()
-        hyps = transcribe(result.model, test.waves, window=window)
-        decode_s = time.perf_counter() - started
-        wer = score(test.texts, hyps)["wer"]
-        rows.append({"domain": domain, "input": name, "steps": steps, "target_wer": wer,
-                     "train_seconds": round(result.seconds, 1), "decode_seconds": round(decode_s, 1),
-                     "wer_points_per_train_minute": round(100 * (1.0 - wer) / (result.seconds / 60), 2)})
+        config = tune_config("all", steps, batch, lr, seed, window=name == "window")
+        settings = {"domain": domain, "input": name, "config": asdict(config), "model": key,
+                    "train": labelled_key(train), "test": labelled_key(test)}
+        rows.append(cached(cache_dir, f"{domain}-input-{name}-s{seed}", settings,
+                           lambda: _input_run(model, domain, name, train, test, steps, config)))
     return rows
 
 
@@ -247,5 +296,6 @@ def with_steps(config: WhisperTuneConfig, steps: int) -> WhisperTuneConfig:
     return replace(config, steps=steps)
 
 
-__all__ = ["VARIABLE", "LESSON_KNOBS", "REGIME_SETTINGS", "ctc_rows", "headline", "input_rows", "load_split", "mean_rows",
-           "normalizer", "run_regimes", "safeguards", "score", "tune_config", "with_steps", "zero_shot_rows"]
+__all__ = ["VARIABLE", "LESSON_KNOBS", "REGIME_SETTINGS", "ctc_rows", "headline", "input_rows", "labelled_key",
+           "load_split", "mean_rows", "normalizer", "run_regimes", "safeguards", "score", "tune_config",
+           "whisper_fingerprint", "with_steps", "zero_shot_rows"]
