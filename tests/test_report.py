@@ -165,3 +165,21 @@ def test_render_adapters_checks_the_goals_on_the_numbers():
     assert text.count("**met**") == 2                      # adapter 1.05 x full; int8 3.6x smaller, faster
     worse = render_adapters(_adapters_results(adapter_wer=0.48, int8_rtf=0.012))
     assert worse.count("**not met**") == 2                 # 1.20 x full; int8 slower than float
+
+
+def test_render_whisper_board_and_goals():
+    from asrlab.course.report import render_whisper
+
+    zero = [{"domain": "accent", "decoding": "all safeguards", "wer": 0.8, "insertions": 0.2, "repeating": 0.0,
+             "runaway": 0.25}]
+    board = [{"domain": "accent", "regime": "all", "uses": "target labels (10 min)", "target_wer": 0.3,
+              "target_wer_sd": 0.02, "seeds": 3, "relative_reduction": 0.625, "source_wer": 0.2, "forgetting": -0.01,
+              "train_seconds": 300.0}]
+    goal = {"regime": "all", "met": False, "strong": None,
+            "weak": {"domain": "accent", "zero_shot_wer": 0.8, "tuned_wer": 0.3, "tuned_wer_sd": 0.02, "seeds": 3,
+                     "relative_reduction": 0.625, "ctc_full_wer": 0.39, "met": True}}
+    text = render_whisper({"zero_shot": zero, "board": board, "goal": goal, "ctc": [], "inputs": [],
+                           "knobs": {"steps": 60, "batch": 8, "seeds": [0, 1, 2], "test_utts": 100}})
+    assert "| accent | all safeguards | 80.0 | 20.0 | 0.0 | 25.0 |" in text
+    assert "| accent | all | target labels (10 min) | 30.0 ± 2.0 | -62% | 20.0 | -1.0 | 300 |" in text
+    assert "62% fewer errors" in text and "first 100 test utterances" in text and "over 3 seeds" in text

@@ -143,3 +143,27 @@ def test_labelled_key_names_transcripts_and_lengths() -> None:
     assert wf.labelled_key(labelled(["a b", "d"]))["digest"] != key["digest"]
     assert wf.labelled_key(labelled(["a b", "c"], seconds=1.5))["digest"] != key["digest"]
     assert wf.labelled_key(None) is None
+
+
+def _board_row(domain: str, regime: str, wer: float) -> dict:
+    return {"domain": domain, "regime": regime, "uses": "target labels", "target_wer": wer, "target_wer_sd": 0.02,
+            "seeds": 3}
+
+
+def test_goal_check_reads_the_fixed_regime_and_says_why() -> None:
+    ctc = [{"domain": "accent", "model": "asrlab-source CTC, full", "target_wer": 0.39}]
+    zero = {"accent": 0.80, "real_telephone": 0.06}
+    board = [_board_row("accent", "all", 0.30), _board_row("accent", "decoder", 0.10),   # decoder never chosen
+             _board_row("real_telephone", "all", 0.05)]
+    check = wf.goal_check(board, zero, ctc)
+    assert check["weak"]["tuned_wer"] == 0.30 and abs(check["weak"]["relative_reduction"] - 0.625) < 1e-9
+    assert check["weak"]["met"] and check["strong"]["met"] and check["met"]
+    lines = wf.goal_lines(check)
+    assert len(lines) == 2 and "62% fewer errors" in lines[0] and lines[1].endswith(": met")
+    # 50% not reached, or behind the CTC model, or worse than zero-shot on the strong target: not met
+    assert not wf.goal_check([_board_row("accent", "all", 0.45)] + board[2:], zero, ctc)["weak"]["met"]
+    assert not wf.goal_check(board, {**zero, "accent": 0.9}, [{**ctc[0], "target_wer": 0.25}])["weak"]["met"]
+    worse = wf.goal_check(board[:2] + [_board_row("real_telephone", "all", 0.07)], zero, ctc)
+    assert not worse["strong"]["met"] and not worse["met"]
+    missing = wf.goal_check(board[:1], zero, ctc)                 # the strong target did not run
+    assert missing["strong"] is None and not missing["met"]

@@ -313,6 +313,46 @@ def render_adapters(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_whisper(data: dict[str, Any]) -> str:
+    """Notebook 10's results: zero-shot decoding with and without safeguards, the fine-tuning
+    regimes (mean ± sd over seeds), asrlab's CTC models beside them, and issue 18's goals."""
+    from asrlab.course.whisper_finetuning import goal_lines
+
+    knobs = data.get("knobs", {})
+    lines = ["Zero-shot Whisper tiny.en (uses nothing of the target):", "",
+             "| domain | decoding | WER % | insertions % | looping utterances % | runaway utterances % |", "|---|---|---:|---:|---:|---:|"]
+    for r in data["zero_shot"]:
+        lines.append(f"| {r['domain']} | {r['decoding']} | {_pct(r['wer'])} | {_pct(r.get('insertions'))} "
+                     f"| {_pct(r.get('repeating'))} | {_pct(r.get('runaway'))} |")
+    lines += ["", f"Fine-tuned end to end, {knobs.get('steps', '?')} steps of {knobs.get('batch', '?')} utterances, "
+                  f"mean ± sd over {len(knobs.get('seeds', [])) or '?'} seeds:", "",
+              "| domain | regime | uses of the target | target WER % | relative to zero-shot | source WER % "
+              "| forgetting (points) | training (s) |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in data["board"]:
+        spread = f" ± {100 * r['target_wer_sd']:.1f}" if r.get("seeds", 1) > 1 else ""
+        relative = "-" if r.get("relative_reduction") is None else f"{-100 * r['relative_reduction']:+.0f}%"
+        lines.append(f"| {r['domain']} | {r['regime']} | {r['uses']} | {_pct(r['target_wer'])}{spread} | {relative} "
+                     f"| {_pct(r.get('source_wer'))} | {_points(r.get('forgetting'))} | {r.get('train_seconds', 0):.0f} |")
+    if data.get("ctc"):
+        lines += ["", "asrlab's CTC models on the same targets (notebook 02):", "",
+                  "| domain | model | uses of the target | target WER % |", "|---|---|---|---:|"]
+        lines += [f"| {r['domain']} | {r['model']} | {r['uses']} | {_pct(r['target_wer'])} |" for r in data["ctc"]]
+    if data.get("inputs"):
+        lines += ["", "Variable-length input against 30 s windows (same regime and steps):", "",
+                  "| input | target WER % | training (s) |", "|---|---:|---:|"]
+        lines += [f"| {r.get('input', '?')} | {_pct(r['target_wer'])} | {r['train_seconds']:.0f} |" for r in data["inputs"]]
+    goal = data.get("goal")
+    if goal:
+        lines += ["", "The issue's goals (regime fixed before the run: everything trained):", ""]
+        lines += [f"- {line}." for line in goal_lines(goal)]
+    test = knobs.get("test_utts")
+    machine = data.get("machine", {})
+    lines.append(f"\nScored on {'the first ' + str(test) + ' test utterances' if test else 'the whole test sets'} "
+                 f"with Whisper's English normaliser. Device: {machine.get('device', '?')}, "
+                 f"{_threads(machine.get('threads'))}. Command: `asrlab notebooks run --size full 10_whisper_finetuning`.")
+    return "\n".join(lines)
+
+
 def _threads(count: int | None, kind: str = "CPU") -> str:
     """``"1 CPU thread"``, ``"2 CPU threads"``, or ``"? CPU threads"`` when unknown."""
     return f"{'?' if count is None else count} {kind} thread{'' if count == 1 else 's'}"
@@ -349,6 +389,7 @@ RENDERERS: dict[str, tuple[str | dict[str, str], Callable[[dict[str, Any]], str]
     "adaptation": ("05_dann-full.json", render_adaptation),
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
     "adapters": ("09_adapters_and_deployment-full.json", render_adapters),
+    "whisper": ("10_whisper_finetuning-full.json", render_whisper),
     "notebook-runs": ("notebooks-full.json", render_notebook_runs),
     "course-lab": ("notebooks-lab.json", lambda data: render_notebook_runs(data, "lab")),
     "scoreboard-lab": ({"dann": "05_dann-lab.json", "self_training": "07_self_training-lab.json"}, render_scoreboard),
