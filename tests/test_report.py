@@ -183,3 +183,21 @@ def test_render_whisper_board_and_goals():
     assert "| accent | all safeguards | 80.0 | 20.0 | 0.0 | 25.0 |" in text
     assert "| accent | all | target labels (10 min) | 30.0 ± 2.0 | -62% | 20.0 | -1.0 | 300 |" in text
     assert "62% fewer errors" in text and "first 100 test utterances" in text and "over 3 seeds" in text
+
+
+def test_corpus_table_takes_the_language_domains_built_on_demand(tmp_path: Path) -> None:
+    def split(domain: str, name: str, language: str = "en") -> dict:
+        return {"domain": domain, "split": name, "utterances": 10, "minutes": 1.0, "speakers": 2,
+                "language": language}
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- asrlab:corpus -->\n?\n<!-- /asrlab:corpus -->\n")
+    save_json(tmp_path / "results" / "corpus-full.json", {"splits": [split("source", "train")], "engines": {"espeak": True}})
+    assert update_readme(readme, tmp_path / "results") == ["corpus"]
+    assert "language" not in readme.read_text()                    # English only: no language column
+    save_json(tmp_path / "results" / "corpus-full-languages.json",
+              {"splits": [split("spanish", "train", "es"), split("german", "test", "de")]})
+    update_readme(readme, tmp_path / "results")
+    text = readme.read_text()
+    assert "| source | en | 1.0 |" in text and "| spanish | es | 1.0 |" in text and "| german | de | - |" in text
+    assert "--domains german spanish" in text

@@ -56,6 +56,21 @@ def render_bench(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_corpus_with_languages(found: dict[str, dict[str, Any]]) -> str:
+    """The full corpus's table (``corpus-full.json``) with the target-language domains, which are
+    built on demand (``corpus-full-languages.json``), as rows of the same table."""
+    english, languages = found.get("english"), found.get("languages")
+    if english is None:
+        return render_corpus(languages or {"splits": []})
+    text = render_corpus({**english, "splits": english["splits"] + (languages or {}).get("splits", [])})
+    if languages:
+        names = sorted({s["domain"] for s in languages["splits"]})
+        text += (f"\nThe language domains ({', '.join(names)}) are built on demand (notebook 08, or "
+                 f"`asrlab corpus build --out data/corpus-full --size full --domains {' '.join(names)} --save "
+                 "results/corpus-full-languages.json`), espeak-ng only.")
+    return text
+
+
 def render_corpus(data: dict[str, Any]) -> str:
     splits = ("train", "unlabelled", "dev", "test")
     rows: dict[str, dict[str, dict[str, Any]]] = {}
@@ -381,7 +396,7 @@ def render_notebook_runs(data: dict[str, Any], size: str = "full") -> str:
 #: renderer gets ``{key: data}`` of those that exist (the section is written when any does).
 RENDERERS: dict[str, tuple[str | dict[str, str], Callable[[dict[str, Any]], str]]] = {
     "bench": ("bench.json", render_bench),
-    "corpus": ("corpus-full.json", render_corpus),
+    "corpus": ({"english": "corpus-full.json", "languages": "corpus-full-languages.json"}, render_corpus_with_languages),
     "course-source-lab": ("course-source-lab.json", render_domain_table),
     "domain-gap": ("domain-gap.json", render_domain_gap),
     "fine-tuning": ("02_fine_tuning-full.json", render_fine_tuning),
