@@ -210,7 +210,10 @@ def espeak_data_dir(source: Path, workdir: Path, languages: tuple[str, ...] = ("
     ``source`` where links cannot be made.
     """
     view = workdir / "espeak-ng-data"
-    dicts = {f"{lang}_dict" for lang in languages}
+    # the English dictionary stays in every view: a full-size Spanish and German build printed
+    # "Can't read dictionary file .../en_dict" from its workers without it (espeak-ng can fall back
+    # to English while it starts; the speech was unaffected)
+    dicts = {f"{lang}_dict" for lang in languages} | {"en_dict"}
     try:
         view.mkdir()
         for item in source.iterdir():
