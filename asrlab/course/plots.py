@@ -250,6 +250,8 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
             :func:`asrlab.course.fine_tuning.learning_curve`.
         title: the axes' title.
     """
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
     if not rows:
         raise ValueError("learning_curves needs at least one row")
     fig = Figure(figsize=(6.5, 4.0), layout="constrained")
@@ -259,6 +261,11 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
                         for r in rows if r["regime"] == regime)
         ax.plot([m for m, _ in points], [w for _, w in points], marker="o", color=f"C{i}", label=regime)
     ax.set_xscale("log")
+    # ticks at the measured amounts, written plainly ("2", "10"), not as powers of ten
+    minutes = sorted({float(r["train_minutes"]) for r in rows})  # type: ignore[arg-type]
+    ax.xaxis.set_major_locator(FixedLocator(minutes))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{m:g}" for m in minutes]))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("labelled target audio (minutes, log scale)")
     ax.set_ylabel("target test WER (%)")
     ax.set_title(title)
