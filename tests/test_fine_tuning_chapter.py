@@ -69,6 +69,15 @@ def test_compare_regimes_and_learning_curve_on_a_tiny_model(tiny_manifest):
     assert plots.regime_bars(rows_for_plot(dicts)).axes and plots.learning_curves([r.as_dict() for r in curve]).axes
 
 
+def test_learning_curve_ticks_are_the_measured_minutes():
+    rows = [{"regime": "transfer", "train_minutes": m, "target_wer": 0.5} for m in (2.02, 10.01)]
+    fig = plots.learning_curves(rows + [{"regime": "scratch", "train_minutes": 10.01, "target_wer": 1.0}])
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == [2.02, 10.01]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2.02", "10.01"] and not ax.get_xticks(minor=True).size
+
+
 def test_plots_refuse_empty_rows():
     with pytest.raises(ValueError):
         plots.regime_bars([])
