@@ -1,6 +1,7 @@
 """The fine-tuning comparisons: subsets by minutes, audio budgets, regime runs and plots."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -76,6 +77,14 @@ def test_learning_curve_ticks_are_the_measured_minutes():
     fig.canvas.draw()
     assert list(ax.get_xticks()) == [2.02, 10.01]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2.02", "10.01"] and not ax.get_xticks(minor=True).size
+
+
+def test_regime_bars_leave_room_for_every_value_written_beside_its_bar():
+    rows = [{"regime": "head", "target_wer": 0.52, "forgetting": 0.092}, {"regime": "lora", "target_wer": 0.41,
+             "forgetting": -0.02}, {"regime": "scratch", "target_wer": 1.0, "forgetting": float("nan")}]
+    left, right = plots.regime_bars(rows).axes[:2]
+    assert left.get_xlim()[1] > 100 * 1.1 and right.get_xlim()[1] > 9.2 * 1.1 and right.get_xlim()[0] < -2.0
+    assert all(np.isfinite(right.get_xlim()))                  # a NaN (no bar) does not spoil the limits
 
 
 def test_plots_refuse_empty_rows():

@@ -233,8 +233,13 @@ def regime_bars(rows: Sequence[Mapping[str, object]], title: str = "") -> Figure
         values = [100 * float(r[key]) for r in rows]  # type: ignore[arg-type]
         ax.barh(positions, values, color=[f"C{i % 10}" for i in range(len(rows))])
         for y, v in zip(positions, values):
-            ax.annotate(f"{v:.1f}", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize="small")
+            ax.annotate(f"{v:.1f}", (v, y), xytext=(3 if v >= 0 else -3, 0), textcoords="offset points",
+                        va="center", ha="left" if v >= 0 else "right", fontsize="small")
         ax.axvline(0, color="black", linewidth=0.8)
+        # room for the value written after the longest bar (and before the most negative one)
+        finite = [v for v in values if np.isfinite(v)]          # NaN: no bar (scratch's forgetting)
+        low, high = min([0.0, *finite]), max([0.0, *finite])
+        ax.set_xlim(low - 0.15 * (high - low) * (low < 0), high + 0.12 * (high - low) + 1e-9)
         ax.set_xlabel(label)
     left.set_yticks(positions, names)
     left.invert_yaxis()
