@@ -317,7 +317,7 @@ def render_adapters(data: dict[str, Any]) -> str:
     chunks = data.get("chunks", [])
     if chunks:
         lines += ["", "Chunked decoding (the BiGRU cannot stream): WER % and latency against chunk length:", "",
-                  "| chunk (s) | left context (s) | WER % | latency (s) |", "|---:|---:|---:|---:|"]
+                  "| chunk (s) | context either side (s) | WER % | latency (s) |", "|---:|---:|---:|---:|"]
         lines += [f"| {r['chunk_s']} | {r['context_s']:g} | {_pct(r['wer'])} | {r['latency_s']:.2f} |" for r in chunks]
     goals = adapters_goal_lines(data)
     if goals:
