@@ -160,9 +160,7 @@ def render_fine_tuning(data: dict[str, Any]) -> str:
         lines += ["", "Whisper tiny.en on the real telephone domain:", "", "| model | WER % | CER % |",
                   "|---|---:|---:|"]
         lines += [f"| {r['model']} | {_pct(r['wer'])} | {_pct(r['cer'])} |" for r in data["whisper"]]
-    machine = data.get("machine", {})
-    lines.append(f"\nDevice: {machine.get('device', '?')}, {_threads(machine.get('threads'))}. "
-                 "Command: `asrlab notebooks run 02_fine_tuning`.")
+    lines.append(f"\n{_device(data)} Command: `asrlab notebooks run 02_fine_tuning`.")
     return "\n".join(lines)
 
 
@@ -322,9 +320,7 @@ def render_adapters(data: dict[str, Any]) -> str:
     goals = adapters_goal_lines(data)
     if goals:
         lines += ["", "The issue's goals:", ""] + goals
-    machine = data.get("machine", {})
-    lines.append(f"\nDevice: {machine.get('device', '?')}, {_threads(machine.get('threads'))}. "
-                 "Command: `asrlab notebooks run --size full 09_adapters_and_deployment`.")
+    lines.append(f"\n{_device(data)} Command: `asrlab notebooks run --size full 09_adapters_and_deployment`.")
     return "\n".join(lines)
 
 
@@ -361,11 +357,16 @@ def render_whisper(data: dict[str, Any]) -> str:
         lines += ["", "The issue's goals (regime fixed before the run: everything trained):", ""]
         lines += [f"- {line}." for line in goal_lines(goal)]
     test = knobs.get("test_utts")
-    machine = data.get("machine", {})
     lines.append(f"\nScored on {'the first ' + str(test) + ' test utterances' if test else 'the whole test sets'} "
-                 f"with Whisper's English normaliser. Device: {machine.get('device', '?')}, "
-                 f"{_threads(machine.get('threads'))}. Command: `asrlab notebooks run --size full 10_whisper_finetuning`.")
+                 f"with Whisper's English normaliser. {_device(data)} "
+                 "Command: `asrlab notebooks run --size full 10_whisper_finetuning`.")
     return "\n".join(lines)
+
+
+def _device(data: dict[str, Any]) -> str:
+    """``"Device: cpu, 2 CPU threads."`` from a results file's ``machine`` record."""
+    machine = data.get("machine", {})
+    return f"Device: {machine.get('device', '?')}, {_threads(machine.get('threads'))}."
 
 
 def _threads(count: int | None, kind: str = "CPU") -> str:
