@@ -253,6 +253,8 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
     from asrlab.layers import model_key
 
     fingerprint = model_key(loaded.model, loaded.features, str(loaded.meta.get("name", "model")))
+    if work_dir is None and cache_dir is not None:
+        work_dir = Path(cache_dir) / "simulated"
     runs = []
     for level in levels:
         for method in methods:
@@ -272,8 +274,7 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
                 if run is None:
                     run = run_method(method, loaded, level, source_test, knobs, seed=seed, lm_path=lm_path,
                                      source_train=source_train,
-                                     work_dir=(work_dir if work_dir is not None else
-                                               Path(cache_dir) / "simulated" if cache_dir is not None else None),
+                                     work_dir=work_dir,
                                      device=device)
                     if cache is not None:
                         save_json(cache, finite_json({"settings": settings, "run": run.as_dict()}))
