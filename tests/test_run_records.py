@@ -69,6 +69,32 @@ def test_a_torn_or_foreign_file_is_made_again_with_a_warning(tmp_path: Path, con
     assert len(calls) == 1
 
 
+def test_recall_and_keep_under_a_chapters_own_key(tmp_path: Path) -> None:
+    """Notebooks 04-05 store their results under "record", 07 under "run": the same reading rules."""
+    path = tmp_path / "noise-20db" / "mmd-w10-l1-s0.json"
+    assert rr.recall(path, SETTINGS, key="record") is None                               # no file yet
+    kept = rr.keep(path, SETTINGS, {"target_wer": math.nan, "seed": 0}, key="record")
+    assert kept == {"target_wer": None, "seed": 0}
+    assert json.loads(path.read_text()) == {"settings": rr.round_trip(SETTINGS), "record": kept}
+    assert rr.recall(path, {**SETTINGS, "seeds": [0, 1]}, key="record") == kept          # equal after JSON
+    assert rr.recall(path, {**SETTINGS, "lr": 2e-3}, key="record") is None               # other settings
+    with pytest.warns(rr.RecordWarning, match="no settings and run"):
+        assert rr.recall(path, SETTINGS, key="run") is None                              # another chapter's key
+    path.write_text('{"settings": {"lr": 0.001}, "rec')
+    with pytest.warns(rr.RecordWarning, match="cannot be read"):
+        assert rr.recall(path, SETTINGS, key="record") is None                           # torn: made again
+
+
+def test_the_chapters_committed_records_still_read(tmp_path: Path) -> None:
+    """Every record committed under results/runs/ reads back under its chapter's key."""
+    keys = {"adapt": "record", "self-training": "run"}
+    root = Path(__file__).resolve().parents[1] / "results" / "runs"
+    for path in sorted(root.glob("*/**/*.json")):
+        chapter = path.relative_to(root).parts[0].rsplit("-", 1)[0]
+        stored = rr.read_record(path, keys.get(chapter, "result"))
+        assert stored is not None, path
+
+
 def test_a_failed_run_leaves_no_record(tmp_path: Path) -> None:
     def failing() -> dict[str, Any]:
         raise RuntimeError("out of memory")

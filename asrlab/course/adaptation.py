@@ -22,7 +22,6 @@ headers turn result rows into tables that say what each method used of the targe
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -38,10 +37,10 @@ from asrlab.adapt.selection import RULES, Candidate, select
 from asrlab.adapt.training import AdaptResult, AlignmentConfig
 from asrlab.config import LoaderConfig, TrainConfig
 from asrlab.corpus.graded import build_graded_noise, graded_snr
+from asrlab.course import run_records
 from asrlab.course.fine_tuning import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
-from asrlab.files import finite_json, save_json
 from asrlab.manifest import manifest_path
 from asrlab.layers import weights_digest
 from asrlab.models.base import CTCModel
@@ -272,18 +271,15 @@ def _hooks(init: CTCModel, data: ShiftData, method: str, seed: int, train_config
         return Path(cache_dir) / data.name / f"{method}-w{config.weight:g}-l{config.layer}-s{seed}.json"
 
     def recall(config: AlignmentConfig) -> Trial | None:
-        path = cache_file(config)
-        if not path.is_file():
+        stored = run_records.recall(cache_file(config), settings, key="record")
+        if stored is None:
             return None
-        stored = json.loads(path.read_text())
-        if stored.get("settings") != json.loads(json.dumps(settings)):
-            return None
-        kept = RunRecord(**stored["record"])
+        kept = RunRecord(**stored)
         return Trial(config, kept.scores, {"target_wer": kept.target_wer, "source_wer": kept.source_wer},
                      kept.history, None, kept.seconds)
 
     def keep(trial: Trial) -> None:
-        save_json(cache_file(trial.config), finite_json({"settings": settings, "record": record(trial).as_dict()}))
+        run_records.keep(cache_file(trial.config), settings, record(trial).as_dict(), key="record")
 
     return SearchHooks(extra_scores=extra_scores, recall=recall, keep=keep, report=reported)
 

@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from asrlab.files import finite_json, save_json
 
-__all__ = ["RecordWarning", "cached", "fingerprint", "read_record", "record_path", "round_trip", "utterances_key",
-           "without"]
+__all__ = ["RecordWarning", "cached", "fingerprint", "keep", "read_record", "recall", "record_path", "round_trip",
+           "utterances_key", "without"]
 
 #: What a record file's name may hold besides letters and digits; anything else becomes ``-``.
 _UNSAFE = re.compile(r"[^a-z0-9.+]+")
@@ -63,10 +63,16 @@ def round_trip(value: Any) -> Any:
         raise TypeError(f"a run record holds only JSON values (str, number, bool, None, list, dict): {error}") from None
 
 
-def read_record(path: str | Path) -> dict[str, Any] | None:
-    """The record at ``path``: a dict with ``settings`` and ``result``, or None when there is no
-    file. A file that is not such a record (cut short, hand-edited) warns (:class:`RecordWarning`)
-    and gives None, so the run is made again and the file rewritten."""
+def read_record(path: str | Path, key: str = "result") -> dict[str, Any] | None:
+    """The record at ``path``: a dict with ``settings`` and ``key`` (a dict), or None when there is
+    no file. A file that is not such a record (cut short, hand-edited) warns (:class:`RecordWarning`)
+    and gives None, so the run is made again and the file rewritten.
+
+    Args:
+        path: the record's file.
+        key: the name its result is stored under (``"result"``; older chapters' records use
+            ``"record"`` or ``"run"``).
+    """
     path = Path(path)
     if not path.is_file():
         return None
@@ -75,11 +81,34 @@ def read_record(path: str | Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         warnings.warn(f"run record {path} cannot be read ({error}); the run is made again", RecordWarning, stacklevel=3)
         return None
-    if not isinstance(stored, dict) or "settings" not in stored or not isinstance(stored.get("result"), dict):
-        warnings.warn(f"run record {path} is not a record (no settings and result); the run is made again",
+    if not isinstance(stored, dict) or "settings" not in stored or not isinstance(stored.get(key), dict):
+        warnings.warn(f"run record {path} is not a record (no settings and {key}); the run is made again",
                       RecordWarning, stacklevel=3)
         return None
     return stored
+
+
+def recall(path: str | Path, settings: Mapping[str, Any], key: str = "result") -> dict[str, Any] | None:
+    """The result kept at ``path`` when it was made with equal ``settings`` (compared after a JSON
+    round trip), else None: no file, other settings, or a file that is not a record (which warns).
+
+    Args:
+        path: the record's file (:func:`record_path`, or a chapter's own name).
+        settings: everything the result depends on (JSON values).
+        key: the name the result is stored under (:func:`read_record`).
+    """
+    stored = read_record(path, key)
+    if stored is None or stored["settings"] != round_trip(dict(settings)):
+        return None
+    return stored[key]
+
+
+def keep(path: str | Path, settings: Mapping[str, Any], result: Mapping[str, Any], key: str = "result") -> dict[str, Any]:
+    """Write ``{"settings": ..., key: result}`` to ``path`` atomically (NaNs stored as None) and
+    return the result as it reads back (:func:`round_trip`)."""
+    kept = round_trip(dict(result))
+    save_json(path, {"settings": round_trip(dict(settings)), key: kept})
+    return kept
 
 
 def cached(cache_dir: str | Path | None, name: str, settings: Mapping[str, Any],
@@ -102,14 +131,11 @@ def cached(cache_dir: str | Path | None, name: str, settings: Mapping[str, Any],
     """
     if cache_dir is None:
         return round_trip(dict(compute()))
-    wanted = round_trip(dict(settings))
     path = record_path(cache_dir, name)
-    stored = read_record(path)
-    if stored is not None and stored["settings"] == wanted:
-        return stored["result"]
-    result = round_trip(dict(compute()))
-    save_json(path, {"settings": wanted, "result": result})
-    return result
+    stored = recall(path, settings)
+    if stored is not None:
+        return stored
+    return keep(path, settings, compute())
 
 
 def fingerprint(parts: Iterable[Any], length: int = 16) -> str:

@@ -39,7 +39,6 @@ reference's gain that a label-free method reaches.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -52,10 +51,10 @@ from asrlab.adapt.pseudo_labels import confidence_curve, pseudo_label, self_trai
 from asrlab.adapt.tta import TTAConfig, adapt_and_transcribe
 from asrlab.config import AlignmentConfig, LoaderConfig, TrainConfig
 from asrlab.corpus.graded import build_graded_noise
+from asrlab.course import run_records
 from asrlab.datasets import SpeechDataset, corpus_split, model_dataset
 from asrlab.decoding import make_decoder
 from asrlab.evaluate import evaluate, references
-from asrlab.files import finite_json, save_json
 from asrlab.lm import build_lm
 from asrlab.manifest import Utterance, manifest_path, read_manifest
 from asrlab.metrics import error_rates
@@ -266,18 +265,14 @@ def run_ladder(loaded: LoadedModel, levels: Sequence[Level], source_test: Speech
                     settings["source_train"] = len(source_train)
                 cache = (Path(cache_dir) / f"{level.domain}-{method.replace(' ', '_')}-s{seed}.json"
                          if cache_dir is not None else None)
-                run = None
-                if cache is not None and cache.is_file():
-                    stored = json.loads(cache.read_text())
-                    if stored.get("settings") == json.loads(json.dumps(settings)):
-                        run = LadderRun(**stored["run"])
-                if run is None:
+                stored = run_records.recall(cache, settings, key="run") if cache is not None else None
+                if stored is not None:
+                    run = LadderRun(**stored)
+                else:
                     run = run_method(method, loaded, level, source_test, knobs, seed=seed, lm_path=lm_path,
-                                     source_train=source_train,
-                                     work_dir=work_dir,
-                                     device=device)
+                                     source_train=source_train, work_dir=work_dir, device=device)
                     if cache is not None:
-                        save_json(cache, finite_json({"settings": settings, "run": run.as_dict()}))
+                        run_records.keep(cache, settings, run.as_dict(), key="run")
                 if report is not None:
                     report(run)
                 runs.append(run)
