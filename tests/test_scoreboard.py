@@ -6,7 +6,8 @@ import math
 from pathlib import Path
 
 from asrlab.course.report import update_readme
-from asrlab.course.scoreboard import best_label_free_per_shift, combined_scoreboard, render_scoreboard
+from asrlab.course.scoreboard import (best_label_free_per_shift, combined_scoreboard, goal_line, label_free_goal,
+                                      render_scoreboard)
 from asrlab.files import save_json
 
 
@@ -84,3 +85,30 @@ def test_severity_figure_plots_graded_levels_only():
 
     with pytest.raises(ValueError, match="graded"):
         severity_figure(combined_scoreboard({"summary": DANN["summary"][3:]}, None))
+
+
+def _three_seeds(level: str, method: str, uses: str, cut: float) -> dict:
+    return {**_board(level, method, uses, 0.5, cut), "seeds": 3, "test_wer_sd": 0.01}
+
+
+def test_label_free_goal_needs_the_cut_on_enough_shifts_with_enough_seeds():
+    rows = combined_scoreboard(None, {"scoreboard": [
+        _three_seeds("noise-20db", "self-training", "audio only", 0.31),
+        _three_seeds("noise-20db", "fine-tuning on labels", "labels", 0.6),          # a reference never counts
+        _three_seeds("noise-10db", "self-training", "audio only", 0.29),
+        _three_seeds("noise-10db", "fine-tuning on labels", "labels", 0.5),
+        _board("noise-5db", "test-time adaptation", "audio only (per utterance)", 0.5, 0.9)]})  # one seed
+    goal = label_free_goal(rows)
+    assert goal["judged"] and goal["shifts_met"] == ["noise-20db"] and not goal["reached"]
+    assert set(goal["best"]) == {"noise-20db", "noise-10db"}                        # the one-seed row is not judged
+    line = goal_line(goal)
+    assert "**not met**, on 1 of 2 shifts (noise-20db)" in line and "noise-10db self-training (07) +29.0%" in line
+    assert label_free_goal(rows, min_relative=0.29)["reached"]
+    assert "**met**" in goal_line(label_free_goal(rows, min_relative=0.29))
+
+
+def test_label_free_goal_is_not_judged_on_one_seed():
+    goal = label_free_goal(combined_scoreboard(None, SELF_TRAINING))
+    assert not goal["judged"] and not goal["reached"]
+    assert "judged at full size" in goal_line(goal)
+    assert "judged at full size" in render_scoreboard({"self_training": SELF_TRAINING})

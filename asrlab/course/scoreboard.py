@@ -119,6 +119,45 @@ def best_label_free_per_shift(rows: Sequence[Mapping[str, Any]]) -> dict[str, Ma
     return best
 
 
+def label_free_goal(rows: Sequence[Mapping[str, Any]], min_relative: float = 0.30, min_shifts: int = 2,
+                    min_seeds: int = 3) -> dict[str, Any]:
+    """Issue 13's first goal on finished runs: the best label-free method of each shift cuts
+    target WER by at least ``min_relative`` (relative to its notebook's source-only), on at least
+    ``min_shifts`` shifts, judged on rows that are means over at least ``min_seeds`` seeds.
+
+    Reporting only: every method's settings were fixed or chosen without target labels before this
+    reads the finished runs' test WERs.
+
+    Args:
+        rows: :func:`combined_scoreboard` rows.
+
+    Returns:
+        ``{"min_relative", "min_shifts", "min_seeds", "best": {shift: {"method", "notebook",
+        "relative_reduction", "target_wer_sd", "seeds"}}, "shifts_met": [...], "judged": bool,
+        "reached": bool}``; ``judged`` is False when no label-free row has enough seeds (lab size).
+    """
+    enough = [r for r in rows if r["seeds"] >= min_seeds]
+    best = {shift: {key: r[key] for key in ("method", "notebook", "relative_reduction", "target_wer_sd", "seeds")}
+            for shift, r in best_label_free_per_shift(enough).items()}
+    met = [shift for shift, r in best.items() if r["relative_reduction"] >= min_relative]
+    return {"min_relative": min_relative, "min_shifts": min_shifts, "min_seeds": min_seeds, "best": best,
+            "shifts_met": met, "judged": bool(best), "reached": len(met) >= min_shifts}
+
+
+def goal_line(goal: Mapping[str, Any]) -> str:
+    """One sentence for :func:`label_free_goal`: met or not, and the numbers of each shift."""
+    wanted = (f"Goal: the best label-free method cuts target WER by at least {100 * goal['min_relative']:.0f}% "
+              f"relative to source-only on at least {goal['min_shifts']} shifts (means over "
+              f"{goal['min_seeds']} seeds)")
+    if not goal["judged"]:
+        return f"{wanted}: judged at full size; no label-free row here has {goal['min_seeds']} seeds."
+    per_shift = "; ".join(f"{shift} {r['method']} ({r['notebook']}) {100 * r['relative_reduction']:+.1f}%"
+                          for shift, r in goal["best"].items())
+    verdict = "met" if goal["reached"] else "not met"
+    return (f"{wanted}: **{verdict}**, on {len(goal['shifts_met'])} of {len(goal['best'])} shifts "
+            f"({', '.join(goal['shifts_met']) or 'none'}); best per shift: {per_shift}.")
+
+
 def render_scoreboard(data: Mapping[str, Any]) -> str:
     """Markdown for the README: the combined scoreboard of one size (``data`` holds ``"dann"``
     and ``"self_training"``, the two chapters' results)."""
@@ -137,8 +176,9 @@ def render_scoreboard(data: Mapping[str, Any]) -> str:
                  "notebook (positive: fewer errors). Label-free settings were fixed in the knobs cell or chosen "
                  "by a label-free rule; rows that read labels are references. Best label-free cut per shift: "
                  f"{summary or '-'}. Commands: `asrlab notebooks run 04 05 07`, then `asrlab report`.")
+    lines.append("\n" + goal_line(label_free_goal(rows)))
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "adaptation_rows", "best_label_free_per_shift", "combined_scoreboard",
-           "render_scoreboard", "self_training_rows", "severity_figure"]
+__all__ = ["COLUMNS", "adaptation_rows", "best_label_free_per_shift", "combined_scoreboard", "goal_line",
+           "label_free_goal", "render_scoreboard", "self_training_rows", "severity_figure"]
