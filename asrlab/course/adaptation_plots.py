@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from asrlab.course.figure import Figure
+from asrlab.course.figure import Figure, ticks_at
 
 from asrlab.adapt.toy import ToyResult
 
@@ -101,6 +101,7 @@ def lambda_sweep(rows: Sequence[Mapping[str, object]], title: str = "") -> Figur
         right.plot(x, [p[2] for p in points], marker="o", color=f"C{i}", label=f"{shift}, layer {layer}")
     for ax, label in ((left, "target test WER (%) - scoring only"), (right, "source dev WER (%) - may select")):
         ax.set_xscale("symlog", linthresh=min([float(r["weight"]) for r in rows if float(r["weight"]) > 0] or [1.0]))  # type: ignore[arg-type]
+        ticks_at(ax.xaxis, [float(r["weight"]) for r in rows])  # type: ignore[arg-type]
         ax.set_xlabel("lambda")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 
 import matplotlib.figure
+from matplotlib.axis import Axis
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-__all__ = ["Figure", "DISPLAY_DPI"]
+__all__ = ["Figure", "DISPLAY_DPI", "ticks_at"]
 
 #: Resolution of the image a notebook shows (what ``%matplotlib inline`` uses by default).
 DISPLAY_DPI = 100
@@ -26,3 +28,13 @@ class Figure(matplotlib.figure.Figure):
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", dpi=DISPLAY_DPI, facecolor="white")
         return buffer.getvalue()
+
+
+def ticks_at(axis: Axis, values: "list[float] | tuple[float, ...]") -> None:
+    """Put an axis's ticks at exactly the measured ``values``, written plainly (``2``, ``30``), not
+    as powers of ten, and no minor ticks: on a log scale with few points matplotlib would otherwise
+    label only the decades, so a sweep of lambda 10 and 30 shows one tick ("10^1")."""
+    ordered = sorted(set(float(v) for v in values))
+    axis.set_major_locator(FixedLocator(ordered))
+    axis.set_major_formatter(FixedFormatter([f"{v:g}" for v in ordered]))
+    axis.set_minor_locator(NullLocator())

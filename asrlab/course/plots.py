@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-from asrlab.course.figure import Figure
+from asrlab.course.figure import Figure, ticks_at
 
 from asrlab.config import FeatureConfig
 from asrlab.course.data_prep import spectrogram_db, words
@@ -255,8 +255,6 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
             :func:`asrlab.course.fine_tuning.learning_curve`.
         title: the axes' title.
     """
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
-
     if not rows:
         raise ValueError("learning_curves needs at least one row")
     fig = Figure(figsize=(6.5, 4.0), layout="constrained")
@@ -267,10 +265,7 @@ def learning_curves(rows: Sequence[Mapping[str, object]], title: str = "") -> Fi
         ax.plot([m for m, _ in points], [w for _, w in points], marker="o", color=f"C{i}", label=regime)
     ax.set_xscale("log")
     # ticks at the measured amounts, written plainly ("2", "10"), not as powers of ten
-    minutes = sorted({float(r["train_minutes"]) for r in rows})  # type: ignore[arg-type]
-    ax.xaxis.set_major_locator(FixedLocator(minutes))
-    ax.xaxis.set_major_formatter(FixedFormatter([f"{m:g}" for m in minutes]))
-    ax.xaxis.set_minor_locator(NullLocator())
+    ticks_at(ax.xaxis, [float(r["train_minutes"]) for r in rows])  # type: ignore[arg-type]
     ax.set_xlabel("labelled target audio (minutes, log scale)")
     ax.set_ylabel("target test WER (%)")
     ax.set_title(title)
