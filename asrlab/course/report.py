@@ -389,7 +389,9 @@ def render_notebook_runs(data: dict[str, Any], size: str = "full") -> str:
         lines.append(row + (f" {r.get('headline') or '-'} |" if headlines else ""))
     total = sum(r["seconds"] for r in data.values()) / 60
     lines.append(f"\n{total:.0f} minutes in all. Command: `asrlab notebooks run --size {size}` (the source model column "
-                 "is the start of the sha256 of `asrlab/pretrained/asrlab-source.pt` that each run used).")
+                 "is the start of the sha256 of `asrlab/pretrained/asrlab-source.pt` that each run used)."
+                 + (" Minutes are the last run's wall time: a full-size run that resumed from its run records "
+                    "(`results/runs/`) counts only the runs it trained itself." if size == "full" else ""))
     return "\n".join(lines)
 
 
