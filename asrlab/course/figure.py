@@ -9,6 +9,7 @@ figure from any asrlab plotting function displays as an image under any backend 
 from __future__ import annotations
 
 import io
+from typing import Sequence
 
 import matplotlib.figure
 from matplotlib.axis import Axis
@@ -30,7 +31,7 @@ class Figure(matplotlib.figure.Figure):
         return buffer.getvalue()
 
 
-def ticks_at(axis: Axis, values: "list[float] | tuple[float, ...]") -> None:
+def ticks_at(axis: Axis, values: Sequence[float]) -> None:
     """Put an axis's ticks at exactly the measured ``values``, written plainly (``2``, ``30``), not
     as powers of ten, and no minor ticks: on a log scale with few points matplotlib would otherwise
     label only the decades, so a sweep of lambda 10 and 30 shows one tick ("10^1")."""
