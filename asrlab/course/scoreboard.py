@@ -133,11 +133,11 @@ def label_free_goal(rows: Sequence[Mapping[str, Any]], min_relative: float = 0.3
 
     Returns:
         ``{"min_relative", "min_shifts", "min_seeds", "best": {shift: {"method", "notebook",
-        "relative_reduction", "target_wer_sd", "seeds"}}, "shifts_met": [...], "judged": bool,
-        "reached": bool}``; ``judged`` is False when no label-free row has enough seeds (lab size).
+        "relative_reduction"}}, "shifts_met": [...], "judged": bool, "reached": bool}``; ``judged``
+        is False when no label-free row has enough seeds (lab size).
     """
     enough = [r for r in rows if r["seeds"] >= min_seeds]
-    best = {shift: {key: r[key] for key in ("method", "notebook", "relative_reduction", "target_wer_sd", "seeds")}
+    best = {shift: {key: r[key] for key in ("method", "notebook", "relative_reduction")}
             for shift, r in best_label_free_per_shift(enough).items()}
     met = [shift for shift, r in best.items() if r["relative_reduction"] >= min_relative]
     return {"min_relative": min_relative, "min_shifts": min_shifts, "min_seeds": min_seeds, "best": best,
