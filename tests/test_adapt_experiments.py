@@ -135,6 +135,26 @@ def test_compare_methods_end_to_end_with_cache(tiny_corpus: Path, tmp_path: Path
     aplot.step_curves({r.method: r.history["disc_acc"] for r in result.grid}, "disc_acc", chance=0.5)
 
 
+def test_reference_rows_keep_run_records_and_a_second_call_trains_nothing(tiny_corpus: Path, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    torch.manual_seed(0)
+    loaded = LoadedModel(build_model(TINY), FeatureConfig(), CharVocabulary(), {"name": "tiny"})
+    data = ax.load_shift(tiny_corpus, "target", loaded, max_eval=4, max_score=4)
+    kwargs = {"minutes": 0.05, "budget_seconds": 4, "seeds": (0,), "cache_dir": tmp_path, "init_name": "tiny"}
+    rows = ax.reference_rows(loaded, data, QUICK, **kwargs)
+    assert [r["method"] for r in rows] == [ax.FT_FEW.format(minutes=0.05), ax.FT_ALL]
+    assert all(r["uses_target_labels"] and math.isfinite(r["target_wer"]) for r in rows)
+    assert len(list((tmp_path / "target").glob("reference-*.json"))) == 2
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a kept reference was trained again")
+
+    monkeypatch.setattr(ax, "run_regime", no_training)
+    assert ax.reference_rows(loaded, data, QUICK, **kwargs) == rows
+    with pytest.raises(AssertionError, match="trained again"):  # another budget is another run
+        ax.reference_rows(loaded, data, QUICK, **{**kwargs, "budget_seconds": 5})
+
+
 def test_load_shift_names_a_missing_unlabelled_split(tmp_path: Path) -> None:
     loaded = LoadedModel(build_model(TINY), FeatureConfig(), CharVocabulary(), {})
     with pytest.raises(ValueError, match="unlabelled"):

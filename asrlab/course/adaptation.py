@@ -430,25 +430,53 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
 
 
 def reference_rows(init: LoadedModel, data: ShiftData, config: TrainConfig, *, minutes: float, budget_seconds: float,
-                   seeds: Sequence[int] = (0,)) -> list[dict[str, Any]]:
+                   seeds: Sequence[int] = (0,), cache_dir: str | Path | None = None,
+                   init_name: str = "") -> list[dict[str, Any]]:
     """The two references that use target labels: fine-tuning everything on ``minutes`` of
     labelled target speech, and on all of it (regime ``"full"``, target dev for the best weights).
+
+    Args:
+        init: the pretrained model (left untouched).
+        data: the shift's datasets (``target_train`` and ``target_dev`` labelled).
+        config: optimisation settings; its seed is replaced by each of ``seeds``.
+        minutes: labelled target minutes of the small reference.
+        budget_seconds: seconds of audio each reference run reads.
+        seeds: one run of each reference per seed.
+        cache_dir: where each run's row is kept as a run record (``<cache_dir>/<shift>/reference-...``)
+            and reused while every setting matches, so a stopped full-size run resumes (None: none).
+        init_name: the initial model's name, kept in the records' settings.
 
     Returns:
         Rows like :func:`compare_methods`'s, with ``uses_target_labels`` True.
     """
-    source_before = evaluate(init.model, data.source_test, FINETUNE_DATA,
-                             next(init.model.parameters()).device).rates.wer
+    device = next(init.model.parameters()).device
+    source_before: float | None = None
     rows = []
     for seed in seeds:
-        few = subset_dataset(data.target_train, take_minutes(data.target_train.utterances, minutes, seed))
+        few_utterances = take_minutes(data.target_train.utterances, minutes, seed)
+        few = subset_dataset(data.target_train, few_utterances)
         for name, train in ((FT_FEW.format(minutes=minutes), few), (FT_ALL, data.target_train)):
-            run, _ = run_regime(init, "full", train, data.target_dev, data.target_test, data.source_test,
-                                replace(config, seed=seed), budget_seconds=budget_seconds,
-                                source_wer_before=source_before)
+            def train_and_score(train: Any = train, seed: int = seed) -> dict[str, float]:
+                nonlocal source_before
+                if source_before is None:
+                    source_before = evaluate(init.model, data.source_test, FINETUNE_DATA, device).rates.wer
+                run, _ = run_regime(init, "full", train, data.target_dev, data.target_test, data.source_test,
+                                    replace(config, seed=seed), budget_seconds=budget_seconds,
+                                    source_wer_before=source_before)
+                return {"target_wer": run.target_wer, "source_wer": run.source_wer}
+
+            settings = {"init": init_name, "init_weights": weights_digest(init.model)[:16],
+                        "train_config": run_records.without(asdict(replace(config, seed=seed)), ("device",)),
+                        "budget_seconds": budget_seconds, "method": name,
+                        "train": run_records.utterances_key(train.utterances),
+                        "dev": run_records.utterances_key(data.target_dev.utterances),
+                        "target_test": run_records.utterances_key(data.target_test.utterances),
+                        "source_test": run_records.utterances_key(data.source_test.utterances)}
+            records = Path(cache_dir) / data.name if cache_dir is not None else None
+            kept = run_records.cached(records, f"reference-{name}-s{seed}", settings, train_and_score)
             rows.append({"shift": data.name, "method": name, "seed": seed, "rule": "target dev (labelled)",
-                         "weight": None, "layer": None, "target_wer": run.target_wer, "source_wer": run.source_wer,
-                         "uses_target_labels": True})
+                         "weight": None, "layer": None, "target_wer": kept["target_wer"],
+                         "source_wer": kept["source_wer"], "uses_target_labels": True})
     return rows
 
 
