@@ -60,3 +60,9 @@ def test_lesson_check_names_what_changed(capsys) -> None:
     assert "TARGET = 'noisy' (lesson: 'accent')" in capsys.readouterr().out
     with pytest.raises(ValueError, match="no lesson default"):
         lesson_check(defaults, SPEED=2)
+
+
+def test_markdown_table_writes_no_negative_zero() -> None:
+    rows = [{"relative_reduction": -1e-16, "x": -0.001, "y": -0.5, "z": float("-inf")}]
+    cells = markdown_table(rows, floatfmt=".2f").splitlines()[2].strip("| ").split(" | ")
+    assert cells == ["0.0", "0.00", "-0.50", "-inf"]

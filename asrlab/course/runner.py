@@ -519,6 +519,11 @@ def readable_header(key: str, percent: bool = False) -> str:
     return f"{header} %" if percent and not header.endswith("%") else header
 
 
+def _unsigned_zero(text: str) -> str:
+    """``-0.0`` (a tiny negative float rounded away, e.g. ``-1e-16``) as ``0.0``: no sign on a zero."""
+    return text[1:] if text.startswith("-") and "0" in text and set(text[1:]) <= set("0.") else text
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None,
                    floatfmt: str = ".2f", percent: Sequence[str] | None = None) -> str:
     """A Markdown table of ``rows`` (dicts) for a reader: readable headers, fractions as percentages.
@@ -552,8 +557,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | M
         if isinstance(value, bool):
             return "yes" if value else "no"
         if key in as_percent and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return f"{100.0 * value:.1f}"
-        return format(value, floatfmt) if isinstance(value, float) else str(value)
+            return _unsigned_zero(f"{100.0 * value:.1f}")
+        return _unsigned_zero(format(value, floatfmt)) if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(c, r.get(c, "")) for c in keys) + " |" for r in rows]
