@@ -7,7 +7,7 @@ import json
 import pytest
 
 from asrlab.course import runner
-from asrlab.course.runner import is_percent_column, lesson_check, markdown_table, readable_header
+from asrlab.course.runner import is_percent_column, lesson_check, markdown_table, readable_header, signed
 
 
 def test_fractions_show_as_percent_under_readable_headers() -> None:
@@ -66,3 +66,8 @@ def test_markdown_table_writes_no_negative_zero() -> None:
     rows = [{"relative_reduction": -1e-16, "x": -0.001, "y": -0.5, "z": float("-inf")}]
     cells = markdown_table(rows, floatfmt=".2f").splitlines()[2].strip("| ").split(" | ")
     assert cells == ["0.0", "0.00", "-0.50", "-inf"]
+
+
+def test_signed_numbers_keep_their_sign_but_zero_has_none() -> None:
+    assert [signed(5.34), signed(-0.2), signed(-1e-14), signed(0.04), signed(-0.4, 0), signed(12.0, 0)] == \
+        ["+5.3", "-0.2", "0.0", "0.0", "0", "+12"]

@@ -39,6 +39,7 @@ from asrlab.config import LoaderConfig, TrainConfig
 from asrlab.corpus.graded import build_graded_noise, graded_snr
 from asrlab.course import run_records
 from asrlab.course.fine_tuning import FINETUNE_DATA, run_regime, subset_dataset, take_minutes
+from asrlab.course.runner import signed
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import evaluate
 from asrlab.manifest import manifest_path
@@ -594,7 +595,7 @@ def gain_lines(summary: Sequence[Mapping[str, Any]], baseline: str = SOURCE_ONLY
     """
     def change(row: Mapping[str, Any]) -> str:
         return (f"{row['method']}: target WER {_versus(float(row['rel_reduction']))}, "
-                f"source WER {100 * float(row['source_change']):+.1f} points")
+                f"source WER {signed(100 * float(row['source_change']))} points")
 
     lines = []
     for shift in dict.fromkeys(str(r["shift"]) for r in summary):

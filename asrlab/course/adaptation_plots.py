@@ -76,7 +76,7 @@ def step_curves(series: Mapping[str, Sequence[float]], ylabel: str, *, chance: f
     ax.set_xlabel("training step" + (f" (moving average of {smooth})" if smooth > 1 else ""))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(fontsize="small", framealpha=0.9)  # a frame: readable where it has to cover a line
     return fig
 
 

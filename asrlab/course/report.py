@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+from asrlab.course.runner import signed
 from asrlab.course.scoreboard import render_scoreboard
 
 RESULTS_DIR = "results"
@@ -131,7 +132,7 @@ def render_domain_gap(data: dict[str, Any]) -> str:
 
 def _points(value: float | None) -> str:
     """A change of an error rate in percentage points (``+5.3``); ``n/a`` where it does not apply."""
-    return "n/a" if value is None else f"{100 * value:+.1f}"
+    return "n/a" if value is None else signed(100 * value)
 
 
 def _pct(value: float | None) -> str:
@@ -227,8 +228,8 @@ def render_adaptation(data: dict[str, Any]) -> str:
     for r in data["summary"]:
         setting = "-" if r.get("weight") is None else f"{r['weight']:g}, {r['layer']}"
         spread = f" ± {100 * r['target_wer_std']:.1f}" if r.get("seeds", 1) > 1 else ""
-        relative = "-" if r["method"] == "source-only" else f"{-100 * r['rel_reduction']:+.1f}%"
-        change = "-" if r["method"] == "source-only" else f"{100 * r['source_change']:+.1f}"
+        relative = "-" if r["method"] == "source-only" else f"{signed(-100 * r['rel_reduction'])}%"
+        change = "-" if r["method"] == "source-only" else signed(100 * r['source_change'])
         lines.append(f"| {r['shift']} | {r['method']} | {'yes' if r['uses_target_labels'] else 'no'} | {setting} "
                      f"| {_pct(r['target_wer'])}{spread} | {relative} | {_pct(r['source_wer'])} | {change} |")
     goal, check = data.get("goal", {}), data.get("goal_check", {})
@@ -341,7 +342,7 @@ def render_whisper(data: dict[str, Any]) -> str:
               "| forgetting (points) | training (s) |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in data["board"]:
         spread = f" ± {100 * r['target_wer_sd']:.1f}" if r.get("seeds", 1) > 1 else ""
-        relative = "-" if r.get("relative_reduction") is None else f"{-100 * r['relative_reduction']:+.0f}%"
+        relative = "-" if r.get("relative_reduction") is None else f"{signed(-100 * r['relative_reduction'], 0)}%"
         lines.append(f"| {r['domain']} | {r['regime']} | {r['uses']} | {_pct(r['target_wer'])}{spread} | {relative} "
                      f"| {_pct(r.get('source_wer'))} | {_points(r.get('forgetting'))} | {r.get('train_seconds', 0):.0f} |")
     if data.get("ctc"):

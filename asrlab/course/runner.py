@@ -524,6 +524,13 @@ def _unsigned_zero(text: str) -> str:
     return text[1:] if text.startswith("-") and "0" in text and set(text[1:]) <= set("0.") else text
 
 
+def signed(value: float, decimals: int = 1) -> str:
+    """``value`` with its sign (``+5.3``, ``-0.2``) and ``decimals`` decimals; a value that rounds to
+    zero is written ``0.0``, never ``-0.0`` or ``+0.0``."""
+    text = f"{value:+.{decimals}f}"
+    return text[1:] if set(text[1:]) <= set("0.") else text
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None,
                    floatfmt: str = ".2f", percent: Sequence[str] | None = None) -> str:
     """A Markdown table of ``rows`` (dicts) for a reader: readable headers, fractions as percentages.

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from asrlab.corpus.graded import graded_snr
 from asrlab.course.figure import Figure
+from asrlab.course.runner import signed
 
 #: Headers of the scoreboard's table (``show_table(rows, COLUMNS)``).
 COLUMNS: dict[str, str] = {"shift": "shift", "method": "method", "notebook": "notebook",
@@ -151,7 +152,7 @@ def goal_line(goal: Mapping[str, Any]) -> str:
               f"{goal['min_seeds']} seeds)")
     if not goal["judged"]:
         return f"{wanted}: judged at full size; no label-free row here has {goal['min_seeds']} seeds."
-    per_shift = "; ".join(f"{shift} {r['method']} ({r['notebook']}) {100 * r['relative_reduction']:+.1f}%"
+    per_shift = "; ".join(f"{shift} {r['method']} ({r['notebook']}) {signed(100 * r['relative_reduction'])}%"
                           for shift, r in goal["best"].items())
     verdict = "met" if goal["reached"] else "not met"
     return (f"{wanted}: **{verdict}**, on {len(goal['shifts_met'])} of {len(goal['best'])} shifts "
@@ -167,11 +168,11 @@ def render_scoreboard(data: Mapping[str, Any]) -> str:
     for r in rows:
         spread = f" ± {100 * r['target_wer_sd']:.1f}" if r["seeds"] > 1 else ""
         cut = "-" if r["method"] == "source-only" or math.isnan(r["relative_reduction"]) \
-            else f"{100 * r['relative_reduction']:+.1f}%"
+            else f"{signed(100 * r['relative_reduction'])}%"
         lines.append(f"| {r['shift']} | {r['method']} | {r['notebook']} | {r['uses']} | "
                      f"{100 * r['target_wer']:.1f}{spread} | {r['seeds']} | {cut} | {100 * r['source_wer']:.1f} |")
     best = best_label_free_per_shift(rows)
-    summary = "; ".join(f"{shift}: {r['method']} {100 * r['relative_reduction']:+.1f}%" for shift, r in best.items())
+    summary = "; ".join(f"{shift}: {r['method']} {signed(100 * r['relative_reduction'])}%" for shift, r in best.items())
     lines.append("\nCut vs source-only: relative target WER reduction against the source-only run of the same "
                  "notebook (positive: fewer errors). Label-free settings were fixed in the knobs cell or chosen "
                  "by a label-free rule; rows that read labels are references. Best label-free cut per shift: "
