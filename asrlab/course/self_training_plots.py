@@ -66,7 +66,7 @@ def pseudo_label_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> F
     """
     if not rows:
         raise ValueError("pseudo_label_figure needs at least one row")
-    fig = Figure(figsize=(6.0, 3.8), layout="constrained")
+    fig = Figure(figsize=(7.2, 3.8), layout="constrained")
     ax = fig.subplots()
     keys = list(dict.fromkeys((r["level"], r["decoder"]) for r in rows))
     levels = list(dict.fromkeys(r["level"] for r in rows))
@@ -79,7 +79,7 @@ def pseudo_label_figure(rows: Sequence[Mapping[str, Any]], title: str = "") -> F
     ax.set_xlabel("share of pseudo-labels kept, most confident first (%)")
     ax.set_ylabel("WER of the kept pseudo-labels (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", frameon=False)
+    ax.legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: lines fill the axes
     ax.set_title(title or "pseudo-label quality on dev")
     return fig
 
