@@ -520,15 +520,14 @@ def readable_header(key: str, percent: bool = False) -> str:
 
 
 def _unsigned_zero(text: str) -> str:
-    """``-0.0`` (a tiny negative float rounded away, e.g. ``-1e-16``) as ``0.0``: no sign on a zero."""
-    return text[1:] if text.startswith("-") and "0" in text and set(text[1:]) <= set("0.") else text
+    """``-0.0`` or ``+0.0`` (a tiny float rounded away, e.g. ``-1e-16``) as ``0.0``: no sign on a zero."""
+    return text[1:] if text[:1] in ("-", "+") and "0" in text and set(text[1:]) <= set("0.") else text
 
 
 def signed(value: float, decimals: int = 1) -> str:
     """``value`` with its sign (``+5.3``, ``-0.2``) and ``decimals`` decimals; a value that rounds to
     zero is written ``0.0``, never ``-0.0`` or ``+0.0``."""
-    text = f"{value:+.{decimals}f}"
-    return text[1:] if set(text[1:]) <= set("0.") else text
+    return _unsigned_zero(f"{value:+.{decimals}f}")
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Mapping[str, str] | None = None,
