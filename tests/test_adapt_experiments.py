@@ -140,7 +140,7 @@ def test_reference_rows_keep_run_records_and_a_second_call_trains_nothing(tiny_c
     torch.manual_seed(0)
     loaded = LoadedModel(build_model(TINY), FeatureConfig(), CharVocabulary(), {"name": "tiny"})
     data = ax.load_shift(tiny_corpus, "target", loaded, max_eval=4, max_score=4)
-    kwargs = {"minutes": 0.05, "budget_seconds": 4, "seeds": (0,), "cache_dir": tmp_path, "init_name": "tiny"}
+    kwargs = {"minutes": 0.05, "budget_seconds": 4, "seeds": (0,), "cache_dir": tmp_path}
     rows = ax.reference_rows(loaded, data, QUICK, **kwargs)
     assert [r["method"] for r in rows] == [ax.FT_FEW.format(minutes=0.05), ax.FT_ALL]
     assert all(r["uses_target_labels"] and math.isfinite(r["target_wer"]) for r in rows)

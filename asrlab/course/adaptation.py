@@ -431,8 +431,7 @@ def compare_methods(init: CTCModel, shifts: Mapping[str, ShiftData] | Sequence[S
 
 
 def reference_rows(init: LoadedModel, data: ShiftData, config: TrainConfig, *, minutes: float, budget_seconds: float,
-                   seeds: Sequence[int] = (0,), cache_dir: str | Path | None = None,
-                   init_name: str = "") -> list[dict[str, Any]]:
+                   seeds: Sequence[int] = (0,), cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """The two references that use target labels: fine-tuning everything on ``minutes`` of
     labelled target speech, and on all of it (regime ``"full"``, target dev for the best weights).
 
@@ -445,17 +444,19 @@ def reference_rows(init: LoadedModel, data: ShiftData, config: TrainConfig, *, m
         seeds: one run of each reference per seed.
         cache_dir: where each run's row is kept as a run record (``<cache_dir>/<shift>/reference-...``)
             and reused while every setting matches, so a stopped full-size run resumes (None: none).
-        init_name: the initial model's name, kept in the records' settings.
 
     Returns:
         Rows like :func:`compare_methods`'s, with ``uses_target_labels`` True.
     """
     device = next(init.model.parameters()).device
     source_before: float | None = None
+    records = Path(cache_dir) / data.name if cache_dir is not None else None
+    common = {"init": run_records.model_fingerprint(init), "budget_seconds": budget_seconds,
+              "dev": run_records.dataset_key(data.target_dev), "target_test": run_records.dataset_key(data.target_test),
+              "source_test": run_records.dataset_key(data.source_test)} if records is not None else {}
     rows = []
     for seed in seeds:
-        few_utterances = take_minutes(data.target_train.utterances, minutes, seed)
-        few = subset_dataset(data.target_train, few_utterances)
+        few = subset_dataset(data.target_train, take_minutes(data.target_train.utterances, minutes, seed))
         for name, train in ((FT_FEW.format(minutes=minutes), few), (FT_ALL, data.target_train)):
             def train_and_score(train: Any = train, seed: int = seed) -> dict[str, float]:
                 nonlocal source_before
@@ -466,14 +467,8 @@ def reference_rows(init: LoadedModel, data: ShiftData, config: TrainConfig, *, m
                                     source_wer_before=source_before)
                 return {"target_wer": run.target_wer, "source_wer": run.source_wer}
 
-            settings = {"init": init_name, "init_weights": weights_digest(init.model)[:16],
-                        "train_config": run_records.without(asdict(replace(config, seed=seed)), ("device",)),
-                        "budget_seconds": budget_seconds, "method": name,
-                        "train": run_records.utterances_key(train.utterances),
-                        "dev": run_records.utterances_key(data.target_dev.utterances),
-                        "target_test": run_records.utterances_key(data.target_test.utterances),
-                        "source_test": run_records.utterances_key(data.source_test.utterances)}
-            records = Path(cache_dir) / data.name if cache_dir is not None else None
+            settings = {**common, "method": name, "train": run_records.dataset_key(train),
+                        "train_config": run_records.without(asdict(replace(config, seed=seed)), run_records.WHERE)}
             kept = run_records.cached(records, f"reference-{name}-s{seed}", settings, train_and_score)
             rows.append({"shift": data.name, "method": name, "seed": seed, "rule": "target dev (labelled)",
                          "weight": None, "layer": None, "target_wer": kept["target_wer"],

@@ -38,7 +38,7 @@ from asrlab.config import AuxiliaryConfig, LoaderConfig, ModelConfig, ProbeConfi
 from asrlab.corpus.build import ensure_language_domain
 from asrlab.course.feature_extraction import fit_probe
 from asrlab.course.fine_tuning import FINETUNE_DATA, epochs_for_budget, subset_dataset, take_minutes
-from asrlab.course.run_records import cached, fingerprint, utterances_key, without
+from asrlab.course.run_records import WHERE, cached, dataset_key, model_fingerprint, without
 from asrlab.datasets import SpeechDataset, make_dataset
 from asrlab.evaluate import EvalResult, evaluate
 from asrlab.finetune import FinetuneResult, finetune
@@ -142,26 +142,6 @@ class TransferRun:
         return asdict(self)
 
 
-#: Training settings that say where a run happened, not what it computed: left out of run
-#: records, so a run started on one machine (or device) resumes on another.
-_WHERE = ("device", "checkpoint_every", "checkpoint_seconds", "num_workers")
-
-
-def model_fingerprint(model: LoadedModel) -> str:
-    """The initial model's key in run records (:func:`asrlab.layers.model_key`): its name and a
-    digest of its weights and input features, so a retrained ``asrlab-source`` never reuses the
-    records of the old one."""
-    name = str(model.meta.get("name") or "model").replace("/", "-").replace("\\", "-")
-    return layers.model_key(model.model, model.features, name)
-
-
-def dataset_key(dataset: SpeechDataset | None) -> dict[str, Any] | None:
-    """Which utterances a run read and the alphabet it wrote them in, for run records (None: none)."""
-    if dataset is None:
-        return None
-    return {**utterances_key(dataset.utterances), "vocab": fingerprint(dataset.vocab.symbols)}
-
-
 def run_transfer(init: LoadedModel, variant: str, regime: str, shared_rows: bool, train: SpeechDataset,
                  dev: SpeechDataset | None, test: SpeechDataset, config: TrainConfig, *, budget_seconds: float,
                  head_share: float | None = None, data: LoaderConfig = FINETUNE_DATA) -> tuple[TransferRun, FinetuneResult]:
@@ -214,7 +194,7 @@ def transfer_row(init: LoadedModel, variant: str, regime: str, shared_rows: bool
                             budget_seconds=budget_seconds, head_share=head_share, data=data)[0]
     minutes = round(sum(u.duration for u in train.utterances) / 60, 2)
     settings = {"variant": variant, "regime": regime, "shared_rows": shared_rows,
-                "config": without(asdict(config), _WHERE), "data": without(asdict(data), _WHERE),
+                "config": without(asdict(config), WHERE), "data": without(asdict(data), WHERE),
                 "budget_seconds": budget_seconds, "head_share": head_share if regime == "head-then-full" else None,
                 "init": init_key or model_fingerprint(init),
                 "train": dataset_key(train), "dev": dataset_key(dev), "test": dataset_key(test)}
@@ -427,7 +407,7 @@ def _multitask_run(init: LoadedModel, method: str, regime: str, train: SpeechDat
                 "auxiliary": {"label": label, "lr": aux_lr} if mu > 0 else None,
                 "l2sp_alpha": l2sp_alpha if regime == "l2sp" else None,
                 "replay": {"rho": rho, "data": dataset_key(replay_data)} if replay_data is not None else None,
-                "config": without(asdict(config), _WHERE), "data": without(asdict(data), _WHERE),
+                "config": without(asdict(config), WHERE), "data": without(asdict(data), WHERE),
                 "init": init_key or model_fingerprint(init), "train": dataset_key(train), "dev": dataset_key(dev),
                 "test": dataset_key(test), "source_test": dataset_key(source_test)}
     row = cached(cache_dir, f"{method}-s{config.seed}", settings, compute)

@@ -23,12 +23,20 @@ import json
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from asrlab.files import finite_json, save_json
 
-__all__ = ["RecordWarning", "cached", "fingerprint", "keep", "read_record", "recall", "record_path", "round_trip",
-           "utterances_key", "without"]
+if TYPE_CHECKING:
+    from asrlab.datasets import SpeechDataset
+    from asrlab.models.checkpoint import LoadedModel
+
+__all__ = ["WHERE", "RecordWarning", "cached", "dataset_key", "fingerprint", "keep", "model_fingerprint", "read_record",
+           "recall", "record_path", "round_trip", "utterances_key", "without"]
+
+#: Training settings that say where a run happened, not what it computed: left out of run
+#: records, so a run started on one machine (or device) resumes on another.
+WHERE = ("device", "checkpoint_every", "checkpoint_seconds", "num_workers")
 
 #: What a record file's name may hold besides letters and digits; anything else becomes ``-``.
 _UNSAFE = re.compile(r"[^a-z0-9.+]+")
@@ -162,3 +170,20 @@ def utterances_key(utterances: Sequence[Any]) -> dict[str, Any]:
 def without(settings: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     """``settings`` less ``keys`` (e.g. a training config's ``device``: where a run happened)."""
     return {k: v for k, v in settings.items() if k not in keys}
+
+
+def model_fingerprint(model: LoadedModel) -> str:
+    """The initial model's key in run records (:func:`asrlab.layers.model_key`): its name and a
+    digest of its weights and input features, so a retrained ``asrlab-source`` never reuses the
+    records of the old one."""
+    from asrlab.layers import model_key  # torch: only when a record is made
+
+    name = str(model.meta.get("name") or "model").replace("/", "-").replace("\\", "-")
+    return model_key(model.model, model.features, name)
+
+
+def dataset_key(dataset: SpeechDataset | None) -> dict[str, Any] | None:
+    """Which utterances a run read and the alphabet it wrote them in, for run records (None: none)."""
+    if dataset is None:
+        return None
+    return {**utterances_key(dataset.utterances), "vocab": fingerprint(dataset.vocab.symbols)}
