@@ -201,3 +201,32 @@ def test_corpus_table_takes_the_language_domains_built_on_demand(tmp_path: Path)
     text = readme.read_text()
     assert "| source | en | 1.0 |" in text and "| spanish | es | 1.0 |" in text and "| german | de | - |" in text
     assert "--domains german spanish" in text
+
+
+def test_render_cross_lingual_tables():
+    from asrlab.course.report import render_cross_lingual
+
+    run = {"variant": "head, then everything", "regime": "head-then-full", "shared_rows": True, "train_minutes": 10.0,
+           "epochs": 10, "steps": 300, "target_wer": 0.36, "target_cer": 0.08, "target_empty_fraction": 0.0,
+           "best_dev_wer": 0.35, "trainable_parameters": 2000, "total_parameters": 2000, "seconds": 500.0,
+           "first_dev_cer": 0.2}
+    transfer = [run, {**run, "target_wer": 0.40, "target_cer": 0.10, "seconds": 520.0}]
+    probes = [{"encoder": "English", "layer": "layer 1", "dev_cer": 0.2, "dev_wer": 0.7},
+              {"encoder": "untrained", "layer": "layer 1", "dev_cer": 0.8, "dev_wer": 1.0}]
+    plain = {"method": "CTC only", "mu": 0.0, "aux_dev_accuracy": None, "target_wer": 0.5, "target_cer": 0.15,
+             "source_wer": 0.3, "forgetting": 0.06, "seconds": 30.0}
+    replay = {**plain, "method": "source replay (rho 0.5)", "forgetting": 0.04}
+    data = {"language": "es", "train_minutes": 10.0, "budget_seconds": 6000,
+            "english_model": {"wer": 1.01, "cer": 0.52}, "transfer": transfer,
+            "learning_curve": [run, {**run, "variant": "scratch", "target_wer": 0.95}, {**run, "train_minutes": 30.0}],
+            "layer_probes": probes, "multitask": [plain], "forgetting": [plain, replay],
+            "multitask_setup": {"target": "accent", "train_minutes": 10.0, "budget_seconds": 3000},
+            "machine": {"device": "cpu", "threads": 2}}
+    text = render_cross_lingual(data)
+    assert "mean ± sd over 2 seeds" in text                                   # summarised from the per-seed rows
+    assert "| head, then everything | 10 min of Spanish labels | 2,000 | 38.0 ± 2.8 | 9.0 ± 1.4 |" in text
+    assert "| the English model as it is | nothing | 0 | 101.0 | 52.0 |" in text
+    assert "| 10 | 36.0 | 95.0 |" in text and "| 30 | 36.0 | - |" in text   # the curve: a missing point is "-"
+    assert "| layer 1 | 20.0 | 80.0 |" in text
+    assert text.count("| CTC only |") == 1                                    # the shared row once
+    assert "| source replay (rho 0.5) | labels, with labelled source speech |" in text and "`accent`, 10 labelled" in text

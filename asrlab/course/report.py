@@ -364,6 +364,73 @@ def render_whisper(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_cross_lingual(data: dict[str, Any]) -> str:
+    """Notebook 08's results: the English model moved to a new language (each variant's mean ± sd
+    over seeds), the learning curve, the layer probes, and multi-task learning with forgetting."""
+    from asrlab.course.cross_lingual import transfer_summary
+
+    summary = data.get("transfer_summary") or transfer_summary(data["transfer"])
+    seeds = max((r.get("seeds", 1) for r in summary), default=1)
+    language = _LANGUAGE_NAMES.get(data.get("language", ""), data.get("language", "?"))
+    minutes = data.get("train_minutes")
+    labels = f"{minutes:g} min of {language} labels" if minutes is not None else f"{language} labels"
+    english = data.get("english_model", {})
+    lines = [f"{language}: {minutes:g} labelled minutes, {data.get('budget_seconds', '?')} audio-seconds of training "
+             f"per run, {'mean ± sd over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}:", "",
+             "| variant | reads of the target | trainable parameters | target WER % | target CER % "
+             "| dev CER after epoch 1 % | empty transcripts % | training (s) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|",
+             f"| the English model as it is | nothing | 0 | {_pct(english.get('wer'))} | {_pct(english.get('cer'))} "
+             "| - | - | 0 |"]
+    for r in summary:
+        lines.append(f"| {r['variant']} | {labels} | {r['trainable_parameters']:,} | {_pct_sd(r, 'target_wer')} "
+                     f"| {_pct_sd(r, 'target_cer')} | {_pct_sd(r, 'first_dev_cer')} "
+                     f"| {_pct(r.get('target_empty_fraction'))} | {r.get('seconds') or 0:.0f} |")
+    curve = data.get("learning_curve") or []
+    if curve:
+        variants = list(dict.fromkeys(r["variant"] for r in curve))
+        by_point = {(r["variant"], r["train_minutes"]): r for r in curve}
+        lines += ["", "Learning curve (one seed, the same audio budget per run): target WER % against labelled minutes.",
+                  "", "| labelled minutes | " + " | ".join(variants) + " |", "|---:|" + "---:|" * len(variants)]
+        for amount in sorted({r["train_minutes"] for r in curve}):
+            cells = [_pct(by_point[v, amount]["target_wer"]) if (v, amount) in by_point else "-" for v in variants]
+            lines.append(f"| {amount:g} | " + " | ".join(cells) + " |")
+    probes = data.get("layer_probes") or []
+    if probes:
+        encoders = list(dict.fromkeys(r["encoder"] for r in probes))
+        by_layer = {(r["encoder"], r["layer"]): r for r in probes}
+        lines += ["", f"Linear CTC probes on frozen layers, dev CER % on {language} (trained on the labelled minutes):",
+                  "", "| layer | " + " | ".join(encoders) + " |", "|---|" + "---:|" * len(encoders)]
+        for layer in dict.fromkeys(r["layer"] for r in probes):
+            lines.append(f"| {layer} | " + " | ".join(
+                _pct(by_layer[e, layer]["dev_cer"]) if (e, layer) in by_layer else "-" for e in encoders) + " |")
+    methods = list({r["method"]: r for r in (data.get("multitask") or []) + (data.get("forgetting") or [])}.values())
+    if methods:
+        setup = data.get("multitask_setup", {})
+        target = f"`{setup['target']}`, {setup['train_minutes']:g} labelled minutes, " if setup else "an English target, "
+        lines += ["", f"Multi-task fine-tuning on {target}one seed (forgetting: the rise of the source test WER):", "",
+                  "| method | reads of the target | target WER % | target CER % | accent accuracy on dev % "
+                  "| source WER % | forgetting (points) | training (s) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for r in methods:
+            reads = "labels" + (" and accent labels" if r.get("aux_dev_accuracy") is not None else "") + (
+                ", with labelled source speech" if "replay" in r["method"] else "")
+            lines.append(f"| {r['method']} | {reads} | {_pct(r['target_wer'])} | {_pct(r.get('target_cer'))} "
+                         f"| {_pct(r.get('aux_dev_accuracy'))} | {_pct(r.get('source_wer'))} "
+                         f"| {_points(r.get('forgetting'))} | {r.get('seconds') or 0:.0f} |")
+    lines.append(f"\nTest sets score; the dev sets chose each run's kept weights. {_device(data)} "
+                 "Command: `asrlab notebooks run --size full 08_cross_lingual_and_multitask`.")
+    return "\n".join(lines)
+
+
+_LANGUAGE_NAMES = {"es": "Spanish", "de": "German", "en": "English"}
+
+
+def _pct_sd(row: dict[str, Any], measure: str) -> str:
+    """``"36.5 ± 1.2"`` from a summary row's mean and ``<measure>_sd`` (the mean alone without a spread)."""
+    spread = row.get(f"{measure}_sd")
+    return _pct(row.get(measure)) + ("" if spread is None else f" ± {100 * spread:.1f}")
+
+
 def _device(data: dict[str, Any]) -> str:
     """``"Device: cpu, 2 CPU threads."`` from a results file's ``machine`` record."""
     machine = data.get("machine", {})
@@ -409,6 +476,7 @@ RENDERERS: dict[str, tuple[str | dict[str, str], Callable[[dict[str, Any]], str]
     "decoding": ("06_decoding_and_errors-full.json", render_decoding),
     "adapters": ("09_adapters_and_deployment-full.json", render_adapters),
     "whisper": ("10_whisper_finetuning-full.json", render_whisper),
+    "cross-lingual": ("08_cross_lingual_and_multitask-full.json", render_cross_lingual),
     "notebook-runs": ("notebooks-full.json", render_notebook_runs),
     "course-lab": ("notebooks-lab.json", lambda data: render_notebook_runs(data, "lab")),
     "scoreboard-lab": ({"dann": "05_dann-lab.json", "self_training": "07_self_training-lab.json"}, render_scoreboard),
