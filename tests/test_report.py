@@ -229,4 +229,4 @@ def test_render_cross_lingual_tables():
     assert "| 10 | 36.0 | 95.0 |" in text and "| 30 | 36.0 | - |" in text   # the curve: a missing point is "-"
     assert "| layer 1 | 20.0 | 80.0 |" in text
     assert text.count("| CTC only |") == 1                                    # the shared row once
-    assert "| source replay (rho 0.5) | labels, with labelled source speech |" in text and "`accent`, 10 labelled" in text
+    assert "| source replay (rho 0.5) | labels, with labelled source speech |" in text and "`accent`, 10 labelled minutes, 3000 audio-seconds per run" in text

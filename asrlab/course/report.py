@@ -372,8 +372,8 @@ def render_cross_lingual(data: dict[str, Any]) -> str:
     summary = data.get("transfer_summary") or transfer_summary(data["transfer"])
     seeds = max((r.get("seeds", 1) for r in summary), default=1)
     language = _LANGUAGE_NAMES.get(data.get("language", ""), data.get("language", "?"))
-    minutes = data.get("train_minutes")
-    labels = f"{minutes:g} min of {language} labels" if minutes is not None else f"{language} labels"
+    minutes = data["train_minutes"]
+    labels = f"{minutes:g} min of {language} labels"
     english = data.get("english_model", {})
     lines = [f"{language}: {minutes:g} labelled minutes, {data.get('budget_seconds', '?')} audio-seconds of training "
              f"per run, {'mean ± sd over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed'}:", "",
@@ -407,7 +407,8 @@ def render_cross_lingual(data: dict[str, Any]) -> str:
     methods = list({r["method"]: r for r in (data.get("multitask") or []) + (data.get("forgetting") or [])}.values())
     if methods:
         setup = data.get("multitask_setup", {})
-        target = f"`{setup['target']}`, {setup['train_minutes']:g} labelled minutes, " if setup else "an English target, "
+        target = (f"`{setup['target']}`, {setup['train_minutes']:g} labelled minutes, {setup['budget_seconds']} "
+                  "audio-seconds per run, " if setup else "an English target, ")
         lines += ["", f"Multi-task fine-tuning on {target}one seed (forgetting: the rise of the source test WER):", "",
                   "| method | reads of the target | target WER % | target CER % | accent accuracy on dev % "
                   "| source WER % | forgetting (points) | training (s) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
